@@ -1,0 +1,564 @@
+/**
+ * The one place netio opens libc. Every symbol netio calls is declared in {@linkcode SYMBOLS},
+ * opened lazily on first use, and wrapped by a small function that returns the call's result or,
+ * on failure, the negated errno (`-EAGAIN`), read on this thread right after the call. Callers in
+ * `lib/` branch on a negative result and build an {@linkcode ErrnoError} with {@linkcode fail}.
+ *
+ * Lengths: `size_t` parameters are declared `usize` and passed as bigint (a number passed to a
+ * 64-bit parameter measured about twice as slow here). `ssize_t` results are declared `i32`: every
+ * length netio passes is capped at {@linkcode MAX_IO} (1 GiB), so the result fits, and -1 reads back
+ * as -1.
+ *
+ * The library path can be overridden with the `NETIO_LIBC` environment variable.
+ *
+ * @module
+ */
+
+import { ErrnoError } from "./errno.ts";
+
+/** The largest byte count netio passes to one read/write/sendfile/splice call (1 GiB). */
+export const MAX_IO = 1 << 30;
+
+/** The libc symbols netio uses, with their C prototypes. */
+export const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
+  socket: {
+    parameters: [
+      "i32", // int domain
+      "i32", // int type
+      "i32", // int protocol
+    ],
+    result: "i32",
+  },
+  bind: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32",
+  },
+  listen: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int backlog
+    ],
+    result: "i32",
+  },
+  accept4: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // struct sockaddr *addr
+      "buffer", // socklen_t *addrlen
+      "i32", // int flags
+    ],
+    result: "i32",
+  },
+  connect: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32",
+  },
+  getsockname: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // struct sockaddr *addr
+      "buffer", // socklen_t *addrlen
+    ],
+    result: "i32",
+  },
+  getpeername: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // struct sockaddr *addr
+      "buffer", // socklen_t *addrlen
+    ],
+    result: "i32",
+  },
+  setsockopt: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int level
+      "i32", // int optname
+      "buffer", // const void *optval
+      "u32", // socklen_t optlen
+    ],
+    result: "i32",
+  },
+  getsockopt: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int level
+      "i32", // int optname
+      "buffer", // void *optval
+      "buffer", // socklen_t *optlen
+    ],
+    result: "i32",
+  },
+  recv: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // void *buf
+      "usize", // size_t len
+      "i32", // int flags
+    ],
+    result: "i32", // ssize_t, len <= MAX_IO
+  },
+  send: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // const void *buf
+      "usize", // size_t len
+      "i32", // int flags
+    ],
+    result: "i32", // ssize_t, len <= MAX_IO
+  },
+  read: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // void *buf
+      "usize", // size_t count
+    ],
+    result: "i32", // ssize_t, count <= MAX_IO
+  },
+  write: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // const void *buf
+      "usize", // size_t count
+    ],
+    result: "i32", // ssize_t, count <= MAX_IO
+  },
+  pread: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // void *buf
+      "usize", // size_t count
+      "i64", // off_t offset
+    ],
+    result: "i32", // ssize_t, count <= MAX_IO
+  },
+  writev: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // const struct iovec *iov
+      "i32", // int iovcnt
+    ],
+    result: "i32", // ssize_t; netio keeps the total <= MAX_IO
+  },
+  shutdown: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int how
+    ],
+    result: "i32",
+  },
+  close: {
+    parameters: [
+      "i32", // int fd
+    ],
+    result: "i32",
+  },
+  epoll_create1: {
+    parameters: [
+      "i32", // int flags
+    ],
+    result: "i32",
+  },
+  epoll_ctl: {
+    parameters: [
+      "i32", // int epfd
+      "i32", // int op
+      "i32", // int fd
+      "buffer", // struct epoll_event *event
+    ],
+    result: "i32",
+  },
+  epoll_wait: {
+    parameters: [
+      "i32", // int epfd
+      "buffer", // struct epoll_event *events
+      "i32", // int maxevents
+      "i32", // int timeout (ms)
+    ],
+    result: "i32",
+  },
+  epoll_wait_nonblocking: {
+    name: "epoll_wait",
+    parameters: [
+      "i32", // int epfd
+      "buffer", // struct epoll_event *events
+      "i32", // int maxevents
+      "i32", // int timeout (ms)
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: {
+    parameters: [
+      "u32", // unsigned int initval
+      "i32", // int flags
+    ],
+    result: "i32",
+  },
+  sendfile: {
+    parameters: [
+      "i32", // int out_fd
+      "i32", // int in_fd
+      "buffer", // off_t *offset
+      "usize", // size_t count
+    ],
+    result: "i32", // ssize_t, count <= MAX_IO
+  },
+  splice: {
+    parameters: [
+      "i32", // int fd_in
+      "pointer", // loff_t *off_in (always NULL here: sockets and pipes)
+      "i32", // int fd_out
+      "pointer", // loff_t *off_out (always NULL here)
+      "usize", // size_t len
+      "u32", // unsigned int flags
+    ],
+    result: "i32", // ssize_t, len <= MAX_IO
+  },
+  pipe2: {
+    parameters: [
+      "buffer", // int pipefd[2]
+      "i32", // int flags
+    ],
+    result: "i32",
+  },
+  fcntl: {
+    parameters: [
+      "i32", // int fd
+      "i32", // int cmd
+      "i32", // int arg (the variadic third argument; an int for every command netio uses)
+    ],
+    result: "i32",
+  },
+  open: {
+    parameters: [
+      "buffer", // const char *pathname (NUL-terminated)
+      "i32", // int flags
+      "u32", // mode_t mode (variadic; unused without O_CREAT)
+    ],
+    result: "i32",
+  },
+  fstat: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // struct stat *statbuf
+    ],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+let errnoView: Deno.UnsafePointerView | undefined;
+
+/**
+ * Opens libc (once) and returns its symbols. Throws a clear error outside Linux; Deno's own
+ * permission error (naming `--allow-ffi`) passes through untouched.
+ */
+function load(): Symbols {
+  if (lib) return lib.symbols;
+  if (Deno.build.os !== "linux") {
+    throw new Error(
+      `netio needs Linux: it calls Linux-only syscalls (epoll, splice, sendfile) through libc, ` +
+        `and this is ${Deno.build.os}`,
+    );
+  }
+  let path = "libc.so.6";
+  try {
+    path = Deno.env.get("NETIO_LIBC") ?? path;
+  } catch {
+    // Without --allow-env the default path is used.
+  }
+  try {
+    lib = Deno.dlopen(path, SYMBOLS);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw error;
+    }
+    throw new Error(`netio could not open the C library "${path}": ${String(error)}`, {
+      cause: error,
+    });
+  }
+  const p = lib.symbols.__errno_location();
+  if (p === null) throw new Error("netio: __errno_location() returned NULL");
+  errnoView = new Deno.UnsafePointerView(p);
+  return lib.symbols;
+}
+
+/**
+ * The libc symbols, opened on first use. Only `ffi/` calls this; `lib/` uses the wrappers below.
+ *
+ * @example
+ * ```ts ignore
+ * import { libc } from "./libc.ts";
+ * console.log(libc().socket(2, 1, 0));
+ * ```
+ */
+export function libc(): Symbols {
+  return lib ? lib.symbols : load();
+}
+
+/** errno of this thread, right now. */
+function errno(): number {
+  return errnoView!.getInt32(0);
+}
+
+/** A result, or the negated errno when the call returned -1. */
+function ret(r: number): number {
+  return r >= 0 ? r : -errno();
+}
+
+/**
+ * Builds the {@linkcode ErrnoError} for a negative wrapper result (`-errno`).
+ *
+ * @example
+ * ```ts ignore
+ * const r = sysClose(fd);
+ * if (r < 0) throw fail(r, "close");
+ * ```
+ */
+export function fail(negErrno: number, syscall: string): ErrnoError {
+  return new ErrnoError(-negErrno, syscall);
+}
+
+/** Returns `r` when it is not negative, else throws the ErrnoError for `syscall`. */
+export function check(r: number, syscall: string): number {
+  if (r < 0) throw new ErrnoError(-r, syscall);
+  return r;
+}
+
+// Each wrapper returns the result, or -errno on failure. Lengths are taken from the buffers
+// themselves, so a length can never exceed the memory it describes.
+
+/** socket(2). */
+export function sysSocket(domain: number, type: number, protocol: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.socket(domain, type, protocol));
+}
+
+/** bind(2) with an encoded sockaddr. */
+export function sysBind(fd: number, addr: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.bind(fd, addr, addr.byteLength));
+}
+
+/** listen(2). */
+export function sysListen(fd: number, backlog: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.listen(fd, backlog));
+}
+
+/** accept4(2); `addr` receives the peer address and `addrLen` (4 bytes) its length. */
+export function sysAccept4(
+  fd: number,
+  addr: Uint8Array<ArrayBuffer> | null,
+  addrLen: Uint8Array<ArrayBuffer> | null,
+  flags: number,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.accept4(fd, addr, addrLen, flags));
+}
+
+/** connect(2) with an encoded sockaddr. */
+export function sysConnect(fd: number, addr: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.connect(fd, addr, addr.byteLength));
+}
+
+/** getsockname(2) into `addr`, its length written to `addrLen` (4 bytes, preset to addr size). */
+export function sysGetsockname(
+  fd: number,
+  addr: Uint8Array<ArrayBuffer>,
+  addrLen: Uint8Array<ArrayBuffer>,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.getsockname(fd, addr, addrLen));
+}
+
+/** getpeername(2), like {@linkcode sysGetsockname}. */
+export function sysGetpeername(
+  fd: number,
+  addr: Uint8Array<ArrayBuffer>,
+  addrLen: Uint8Array<ArrayBuffer>,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.getpeername(fd, addr, addrLen));
+}
+
+/** setsockopt(2) with the whole of `value` as the option value. */
+export function sysSetsockopt(
+  fd: number,
+  level: number,
+  name: number,
+  value: Uint8Array<ArrayBuffer>,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.setsockopt(fd, level, name, value, value.byteLength));
+}
+
+/** getsockopt(2) into `value`; `valueLen` (4 bytes) is set to value's size, then to the result. */
+export function sysGetsockopt(
+  fd: number,
+  level: number,
+  name: number,
+  value: Uint8Array<ArrayBuffer>,
+  valueLen: Uint8Array<ArrayBuffer>,
+): number {
+  const s = lib ? lib.symbols : load();
+  new DataView(valueLen.buffer, valueLen.byteOffset, 4).setUint32(0, value.byteLength, true);
+  return ret(s.getsockopt(fd, level, name, value, valueLen));
+}
+
+/** recv(2) into the whole of `buf` (at most MAX_IO bytes). */
+export function sysRecv(fd: number, buf: Uint8Array<ArrayBuffer>, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  const n = buf.byteLength;
+  return ret(s.recv(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO), flags));
+}
+
+/** send(2) of the whole of `buf` (at most MAX_IO bytes). */
+export function sysSend(fd: number, buf: Uint8Array<ArrayBuffer>, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  const n = buf.byteLength;
+  return ret(s.send(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO), flags));
+}
+
+/** read(2) into the whole of `buf` (at most MAX_IO bytes). */
+export function sysRead(fd: number, buf: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  const n = buf.byteLength;
+  return ret(s.read(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO)));
+}
+
+/** write(2) of the whole of `buf` (at most MAX_IO bytes). */
+export function sysWrite(fd: number, buf: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  const n = buf.byteLength;
+  return ret(s.write(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO)));
+}
+
+/** pread(2) into the whole of `buf` from file offset `offset`. */
+export function sysPread(fd: number, buf: Uint8Array<ArrayBuffer>, offset: number): number {
+  const s = lib ? lib.symbols : load();
+  const n = buf.byteLength;
+  return ret(s.pread(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO), BigInt(offset)));
+}
+
+/** writev(2) of `count` iovecs encoded in `iov` (see structs.ts). */
+export function sysWritev(fd: number, iov: Uint8Array<ArrayBuffer>, count: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.writev(fd, iov, count));
+}
+
+/** shutdown(2). */
+export function sysShutdown(fd: number, how: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.shutdown(fd, how));
+}
+
+/** close(2). */
+export function sysClose(fd: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.close(fd));
+}
+
+/** epoll_create1(2). */
+export function sysEpollCreate1(flags: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.epoll_create1(flags));
+}
+
+/** epoll_ctl(2) with an encoded epoll_event (or null for EPOLL_CTL_DEL). */
+export function sysEpollCtl(
+  epfd: number,
+  op: number,
+  fd: number,
+  event: Uint8Array<ArrayBuffer> | null,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.epoll_ctl(epfd, op, fd, event));
+}
+
+/** epoll_wait(2), synchronous: only ever call it with timeout 0 on the main thread. */
+export function sysEpollWait(
+  epfd: number,
+  events: Uint8Array<ArrayBuffer>,
+  maxEvents: number,
+  timeoutMs: number,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.epoll_wait(epfd, events, maxEvents, timeoutMs));
+}
+
+/**
+ * epoll_wait(2) on a libc worker thread. The result is the event count or -1; errno belongs to
+ * that other thread and is not read: callers treat -1 (EINTR, mostly) by polling again. `events`
+ * belongs to the call until the promise settles.
+ */
+export function epollWaitNonblocking(
+  epfd: number,
+  events: Uint8Array<ArrayBuffer>,
+  maxEvents: number,
+  timeoutMs: number,
+): Promise<number> {
+  const s = lib ? lib.symbols : load();
+  return s.epoll_wait_nonblocking(epfd, events, maxEvents, timeoutMs);
+}
+
+/** eventfd(2). */
+export function sysEventfd(initval: number, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.eventfd(initval, flags));
+}
+
+/** sendfile(2); `offset` is an 8-byte in/out off_t; at most MAX_IO bytes. */
+export function sysSendfile(
+  outFd: number,
+  inFd: number,
+  offset: Uint8Array<ArrayBuffer>,
+  count: number,
+): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.sendfile(outFd, inFd, offset, BigInt(count < MAX_IO ? count : MAX_IO)));
+}
+
+/** splice(2) between a pipe and a socket (no offsets); at most MAX_IO bytes. */
+export function sysSplice(fdIn: number, fdOut: number, length: number, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.splice(fdIn, null, fdOut, null, BigInt(length < MAX_IO ? length : MAX_IO), flags));
+}
+
+/** pipe2(2); `fds` is an 8-byte buffer receiving the two descriptors. */
+export function sysPipe2(fds: Uint8Array<ArrayBuffer>, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.pipe2(fds, flags));
+}
+
+/** fcntl(2) with an int argument. */
+export function sysFcntl(fd: number, cmd: number, arg: number): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.fcntl(fd, cmd, arg));
+}
+
+/** open(2) of a NUL-terminated path. */
+export function sysOpen(path: Uint8Array<ArrayBuffer>, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  if (path[path.byteLength - 1] !== 0) throw new TypeError("path must be NUL-terminated");
+  return ret(s.open(path, flags, 0));
+}
+
+/** fstat(2) into a buffer of STAT_SIZE bytes (see structs.ts). */
+export function sysFstat(fd: number, stat: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.fstat(fd, stat));
+}

@@ -1,0 +1,531 @@
+/**
+ * Struct layouts and their codecs: sockaddr_in/_in6, epoll_event, iovec, linger, struct stat
+ * (the fields netio reads) and tcp_info. Every offset netio knows lives here; layouts that differ
+ * by architecture are chosen from `Deno.build.arch` (or passed explicitly, for tests).
+ *
+ * All codecs are pure functions over bytes: no syscalls, no pointers except in
+ * {@linkcode encodeIovecs}, which must record buffer addresses.
+ *
+ * @module
+ */
+
+import { AF_INET, AF_INET6 } from "./constants.ts";
+
+/** A CPU architecture whose layouts netio knows. */
+export type Arch = "x86_64" | "aarch64";
+
+/** The architecture this process runs on. */
+export const ARCH: Arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+
+// ---------------------------------------------------------------------------------------------
+// IP addresses
+
+/**
+ * Parses a dotted-quad IPv4 literal into 4 bytes, or returns null when `text` is not one.
+ * Leading zeros are refused (they mean octal to some parsers: ambiguity is how SSRF filters fail).
+ */
+export function parseIPv4(text: string): Uint8Array | null {
+  const parts = text.split(".");
+  if (parts.length !== 4) return null;
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === "0")) return null;
+    let v = 0;
+    for (let j = 0; j < p.length; j++) {
+      const c = p.charCodeAt(j) - 48;
+      if (c < 0 || c > 9) return null;
+      v = v * 10 + c;
+    }
+    if (v > 255) return null;
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Parses an IPv6 literal (with `::` and an embedded IPv4 tail) into 16 bytes, or null. */
+export function parseIPv6(text: string): Uint8Array | null {
+  if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
+  if (text.includes("%")) return null; // zone ids are not supported
+  const halves = text.split("::");
+  if (halves.length > 2) return null;
+  const parseGroups = (s: string): number[] | null => {
+    if (s === "") return [];
+    const groups: number[] = [];
+    const parts = s.split(":");
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (i === parts.length - 1 && p.includes(".")) {
+        const v4 = parseIPv4(p);
+        if (!v4) return null;
+        groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+        continue;
+      }
+      if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return null;
+      groups.push(parseInt(p, 16));
+    }
+    return groups;
+  };
+  const head = parseGroups(halves[0]!);
+  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
+  if (!head || !tail) return null;
+  const total = head.length + tail.length;
+  if (halves.length === 2 ? total > 7 : total !== 8) return null;
+  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = groups[i]! >> 8;
+    out[2 * i + 1] = groups[i]! & 0xff;
+  }
+  return out;
+}
+
+/** Formats 4 bytes as dotted-quad. */
+export function formatIPv4(b: Uint8Array): string {
+  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+}
+
+/** Formats 16 bytes as an RFC 5952 IPv6 string (longest zero run compressed, lower case). */
+export function formatIPv6(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  }
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
+  if (bestStart < 0) return hex(g);
+  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// sockaddr
+
+/** Size of struct sockaddr_in. */
+export const SOCKADDR_IN_SIZE = 16;
+/** Size of struct sockaddr_in6. */
+export const SOCKADDR_IN6_SIZE = 28;
+/** A buffer this large holds any sockaddr netio decodes (sockaddr_storage is 128). */
+export const SOCKADDR_STORAGE_SIZE = 128;
+
+/** A decoded socket address, shaped like `Deno.NetAddr`. */
+export interface SocketAddress {
+  /** Always "tcp" for netio's sockets. */
+  transport: "tcp";
+  /** IP literal: "127.0.0.1", "::1". */
+  hostname: string;
+  /** Port number, host order. */
+  port: number;
+  /** Address family. */
+  family: "IPv4" | "IPv6";
+}
+
+/** Encodes sockaddr_in (family host order, port and address network order). */
+export function encodeSockaddrIn(ip: Uint8Array, port: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(SOCKADDR_IN_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, AF_INET, true);
+  v.setUint16(2, port, false);
+  b.set(ip.subarray(0, 4), 4);
+  return b;
+}
+
+/** Encodes sockaddr_in6 (flowinfo and scope id zero). */
+export function encodeSockaddrIn6(ip: Uint8Array, port: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(SOCKADDR_IN6_SIZE);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, AF_INET6, true);
+  v.setUint16(2, port, false);
+  b.set(ip.subarray(0, 16), 8);
+  return b;
+}
+
+/** Decodes a sockaddr_in or sockaddr_in6 by its family field; null for other families. */
+export function decodeSockaddr(b: Uint8Array): SocketAddress | null {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const family = v.getUint16(0, true);
+  const port = v.getUint16(2, false);
+  if (family === AF_INET) {
+    return { transport: "tcp", hostname: formatIPv4(b.subarray(4, 8)), port, family: "IPv4" };
+  }
+  if (family === AF_INET6) {
+    return { transport: "tcp", hostname: formatIPv6(b.subarray(8, 24)), port, family: "IPv6" };
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// epoll_event
+
+/**
+ * struct epoll_event layout. On x86_64 the kernel declares it `__attribute__((packed))`: 12 bytes
+ * with the 64-bit data at offset 4. Elsewhere (aarch64) it is naturally aligned: 16 bytes, data at 8.
+ */
+export interface EpollEventLayout {
+  /** Size of one struct epoll_event. */
+  size: number;
+  /** Offset of `epoll_data_t data`. */
+  dataOffset: number;
+}
+
+/** The epoll_event layout for an architecture. */
+export function epollEventLayout(arch: Arch = ARCH): EpollEventLayout {
+  return arch === "x86_64" ? { size: 12, dataOffset: 4 } : { size: 16, dataOffset: 8 };
+}
+
+/**
+ * Writes one epoll_event at index `i` of `view`: `events` as u32, `data` as two u32 halves (netio
+ * keeps its tokens below 2^53 and writes them as low/high words to avoid bigint on the hot path).
+ */
+export function writeEpollEvent(
+  view: DataView,
+  i: number,
+  events: number,
+  data: number,
+  layout: EpollEventLayout = epollEventLayout(),
+): void {
+  const base = i * layout.size;
+  view.setUint32(base, events >>> 0, true);
+  view.setUint32(base + layout.dataOffset, data >>> 0, true);
+  view.setUint32(base + layout.dataOffset + 4, Math.floor(data / 0x100000000), true);
+}
+
+/** Reads the `events` bits of event `i`. */
+export function readEpollEvents(
+  view: DataView,
+  i: number,
+  layout: EpollEventLayout = epollEventLayout(),
+): number {
+  return view.getUint32(i * layout.size, true);
+}
+
+/** Reads the `data` of event `i` as a number (low word + high word * 2^32). */
+export function readEpollData(
+  view: DataView,
+  i: number,
+  layout: EpollEventLayout = epollEventLayout(),
+): number {
+  const base = i * layout.size + layout.dataOffset;
+  return view.getUint32(base, true) + view.getUint32(base + 4, true) * 0x100000000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// iovec
+
+/** Size of struct iovec (void *iov_base; size_t iov_len) on 64-bit Linux. */
+export const IOVEC_SIZE = 16;
+
+/**
+ * Encodes `count` iovecs for `bufs[start..start+count)` into `iov`, the first one advanced by
+ * `firstOffset` bytes (to resume after a partial write). Returns the total byte count.
+ * `iov` must hold `count * IOVEC_SIZE` bytes. Buffers must stay alive (referenced by the caller)
+ * until the writev returns.
+ */
+export function encodeIovecs(
+  iov: BigUint64Array,
+  bufs: readonly Uint8Array<ArrayBuffer>[],
+  start: number,
+  count: number,
+  firstOffset: number,
+): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const b = bufs[start + i]!;
+    const skip = i === 0 ? firstOffset : 0;
+    const len = b.byteLength - skip;
+    // A zero-length view may have no backing store; its address is irrelevant with iov_len 0.
+    iov[2 * i] = len > 0 ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)) + BigInt(skip) : 0n;
+    iov[2 * i + 1] = BigInt(len);
+    total += len;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small option values
+
+/** Encodes a C int (4 bytes, little-endian on both supported arches). */
+export function encodeInt(value: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, value, true);
+  return b;
+}
+
+/** Decodes a C int. */
+export function decodeInt(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getInt32(0, true);
+}
+
+/** Size of struct linger { int l_onoff; int l_linger; }. */
+export const LINGER_SIZE = 8;
+
+/** Encodes struct linger. */
+export function encodeLinger(on: boolean, seconds: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(LINGER_SIZE);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, on ? 1 : 0, true);
+  v.setInt32(4, seconds, true);
+  return b;
+}
+
+/** Decodes struct linger. */
+export function decodeLinger(b: Uint8Array): { on: boolean; seconds: number } {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { on: v.getInt32(0, true) !== 0, seconds: v.getInt32(4, true) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// struct stat (the fields netio reads)
+
+/** A buffer large enough for struct stat on both arches (x86_64: 144, aarch64: 128). */
+export const STAT_SIZE = 144;
+
+/** Offsets of st_mode and st_size in struct stat. */
+export function statLayout(arch: Arch = ARCH): { modeOffset: number; sizeOffset: number } {
+  // x86_64: dev(8) ino(8) nlink(8) mode(4) ...; aarch64 (generic): dev(8) ino(8) mode(4) nlink(4)
+  return arch === "x86_64" ? { modeOffset: 24, sizeOffset: 48 } : {
+    modeOffset: 16,
+    sizeOffset: 48,
+  };
+}
+
+/** Decodes st_mode and st_size. */
+export function decodeStat(b: Uint8Array, arch: Arch = ARCH): { mode: number; size: number } {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const { modeOffset, sizeOffset } = statLayout(arch);
+  return { mode: v.getUint32(modeOffset, true), size: Number(v.getBigInt64(sizeOffset, true)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// tcp_info
+
+/** Size of the struct tcp_info buffer netio asks for (the kernel fills what it knows). */
+export const TCP_INFO_SIZE = 256;
+
+/** TCP states (tcpi_state), by kernel number. */
+export const TCP_STATES = [
+  "UNKNOWN",
+  "ESTABLISHED",
+  "SYN_SENT",
+  "SYN_RECV",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "TIME_WAIT",
+  "CLOSE",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "LISTEN",
+  "CLOSING",
+  "NEW_SYN_RECV",
+] as const;
+
+/** Congestion-avoidance states (tcpi_ca_state). */
+export const TCP_CA_STATES = ["Open", "Disorder", "CWR", "Recovery", "Loss"] as const;
+
+/**
+ * struct tcp_info decoded: one named field per kernel field, units in the names. The layout is
+ * the same on x86_64 and aarch64 (every field naturally aligned). Fields the kernel's returned
+ * length does not cover are `undefined`.
+ */
+export interface TcpInfo {
+  /** Connection state, e.g. "ESTABLISHED". */
+  state: string;
+  /** Congestion-avoidance state, e.g. "Open". */
+  caState: string;
+  /** Retransmits of the current unacknowledged segment. */
+  retransmits: number;
+  /** Zero-window probes sent without answer. */
+  probes: number;
+  /** Exponential backoff count. */
+  backoff: number;
+  /** TCPI_OPT_* bits (timestamps, SACK, window scaling, ECN...). */
+  options: number;
+  /** Send window scale shift. */
+  sndWscale: number;
+  /** Receive window scale shift. */
+  rcvWscale: number;
+  /** Retransmission timeout, microseconds. */
+  rtoUs: number;
+  /** Delayed-ACK timeout, microseconds. */
+  atoUs: number;
+  /** Sender maximum segment size, bytes. */
+  sndMss: number;
+  /** Receiver's estimate of the peer's MSS, bytes. */
+  rcvMss: number;
+  /** Segments sent but not acknowledged. */
+  unacked: number;
+  /** Segments selectively acknowledged. */
+  sacked: number;
+  /** Segments considered lost. */
+  lost: number;
+  /** Segments being retransmitted. */
+  retrans: number;
+  /** Milliseconds since data was last sent. */
+  lastDataSentMs: number;
+  /** Milliseconds since data was last received. */
+  lastDataRecvMs: number;
+  /** Milliseconds since an ACK was last received. */
+  lastAckRecvMs: number;
+  /** Path MTU, bytes. */
+  pmtu: number;
+  /** Receive slow-start threshold, bytes. */
+  rcvSsthresh: number;
+  /** Smoothed round-trip time, microseconds. */
+  rttUs: number;
+  /** Round-trip time variance, microseconds. */
+  rttVarUs: number;
+  /** Send slow-start threshold, segments. */
+  sndSsthresh: number;
+  /** Congestion window, segments. */
+  sndCwnd: number;
+  /** Advertised MSS, bytes. */
+  advmss: number;
+  /** Reordering metric, segments. */
+  reordering: number;
+  /** Receiver-side RTT estimate, microseconds. */
+  rcvRttUs: number;
+  /** Receive buffer space being auto-tuned towards, bytes. */
+  rcvSpace: number;
+  /** Total retransmitted segments over the connection's life. */
+  totalRetrans: number;
+  /** Pacing rate, bytes per second (Linux 4.0+). */
+  pacingRate?: number;
+  /** Maximum pacing rate, bytes per second. */
+  maxPacingRate?: number;
+  /** Bytes acknowledged by the peer (Linux 4.1+). */
+  bytesAcked?: number;
+  /** Bytes received (Linux 4.1+). */
+  bytesReceived?: number;
+  /** Segments sent (Linux 4.2+). */
+  segsOut?: number;
+  /** Segments received. */
+  segsIn?: number;
+  /** Bytes written but not yet sent (Linux 4.6+). */
+  notsentBytes?: number;
+  /** Minimum RTT seen, microseconds. */
+  minRttUs?: number;
+  /** Data segments received. */
+  dataSegsIn?: number;
+  /** Data segments sent. */
+  dataSegsOut?: number;
+  /** Delivery rate, bytes per second (Linux 4.9+). */
+  deliveryRate?: number;
+  /** Time busy sending, microseconds (Linux 4.10+). */
+  busyTimeUs?: number;
+  /** Time limited by the receive window, microseconds. */
+  rwndLimitedUs?: number;
+  /** Time limited by the send buffer, microseconds. */
+  sndbufLimitedUs?: number;
+  /** Segments delivered (Linux 4.18+). */
+  delivered?: number;
+  /** Segments delivered with ECN CE marks. */
+  deliveredCe?: number;
+  /** Bytes sent including retransmissions (Linux 4.19+). */
+  bytesSent?: number;
+  /** Bytes retransmitted. */
+  bytesRetrans?: number;
+  /** DSACK duplicates received. */
+  dsackDups?: number;
+  /** Reordering events seen. */
+  reordSeen?: number;
+  /** Out-of-order packets received (Linux 5.4+). */
+  rcvOoopack?: number;
+  /** Peer's advertised receive window after scaling, bytes (Linux 5.4+). */
+  sndWnd?: number;
+}
+
+/**
+ * Decodes the first `length` bytes of a struct tcp_info, as returned by getsockopt(TCP_INFO).
+ * Fields past `length` stay undefined, so an old kernel never yields garbage.
+ */
+export function decodeTcpInfo(b: Uint8Array, length: number = b.byteLength): TcpInfo {
+  const v = new DataView(b.buffer, b.byteOffset, Math.min(b.byteLength, length));
+  const n = v.byteLength;
+  if (n < 104) throw new RangeError(`tcp_info too short: ${n} bytes (need at least 104)`);
+  const u32 = (o: number): number => v.getUint32(o, true);
+  const u64 = (o: number): number => Number(v.getBigUint64(o, true));
+  const info: TcpInfo = {
+    state: TCP_STATES[v.getUint8(0)] ?? `UNKNOWN(${v.getUint8(0)})`,
+    caState: TCP_CA_STATES[v.getUint8(1)] ?? `UNKNOWN(${v.getUint8(1)})`,
+    retransmits: v.getUint8(2),
+    probes: v.getUint8(3),
+    backoff: v.getUint8(4),
+    options: v.getUint8(5),
+    sndWscale: v.getUint8(6) & 0x0f,
+    rcvWscale: v.getUint8(6) >> 4,
+    rtoUs: u32(8),
+    atoUs: u32(12),
+    sndMss: u32(16),
+    rcvMss: u32(20),
+    unacked: u32(24),
+    sacked: u32(28),
+    lost: u32(32),
+    retrans: u32(36),
+    // 40: fackets (unused since Linux 4.15)
+    lastDataSentMs: u32(44),
+    // 48: last_ack_sent (never filled by the kernel)
+    lastDataRecvMs: u32(52),
+    lastAckRecvMs: u32(56),
+    pmtu: u32(60),
+    rcvSsthresh: u32(64),
+    rttUs: u32(68),
+    rttVarUs: u32(72),
+    sndSsthresh: u32(76),
+    sndCwnd: u32(80),
+    advmss: u32(84),
+    reordering: u32(88),
+    rcvRttUs: u32(92),
+    rcvSpace: u32(96),
+    totalRetrans: u32(100),
+  };
+  if (n >= 120) {
+    info.pacingRate = u64(104);
+    info.maxPacingRate = u64(112);
+  }
+  if (n >= 136) {
+    info.bytesAcked = u64(120);
+    info.bytesReceived = u64(128);
+  }
+  if (n >= 144) {
+    info.segsOut = u32(136);
+    info.segsIn = u32(140);
+  }
+  if (n >= 160) {
+    info.notsentBytes = u32(144);
+    info.minRttUs = u32(148);
+    info.dataSegsIn = u32(152);
+    info.dataSegsOut = u32(156);
+  }
+  if (n >= 168) info.deliveryRate = u64(160);
+  if (n >= 192) {
+    info.busyTimeUs = u64(168);
+    info.rwndLimitedUs = u64(176);
+    info.sndbufLimitedUs = u64(184);
+  }
+  if (n >= 200) {
+    info.delivered = u32(192);
+    info.deliveredCe = u32(196);
+  }
+  if (n >= 224) {
+    info.bytesSent = u64(200);
+    info.bytesRetrans = u64(208);
+    info.dsackDups = u32(216);
+    info.reordSeen = u32(220);
+  }
+  if (n >= 228) info.rcvOoopack = u32(224);
+  if (n >= 232) info.sndWnd = u32(228);
+  return info;
+}

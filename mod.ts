@@ -1,0 +1,52 @@
+/**
+ * netio: Linux network syscalls for Deno, through libc and `Deno.dlopen`. Owned TCP sockets,
+ * typed socket options and TCP_INFO, an epoll reactor living inside Deno's event loop,
+ * zero-copy transfers (sendfile, splice, writev) and a connection pool.
+ *
+ * Needs Linux and `--allow-ffi`; network calls also check `--allow-net`, file access
+ * `--allow-read`, exactly as Deno's own APIs would.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener, TcpStream } from "./mod.ts";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using server = await listener.accept();
+ * client.setNoDelay(true);
+ * await client.writeAll(new TextEncoder().encode("hello"));
+ * const buf = new Uint8Array(5);
+ * await server.read(buf);
+ * console.log(new TextDecoder().decode(buf), client.tcpInfo().rttUs);
+ * ```
+ *
+ * @module
+ */
+
+export { ErrnoError } from "./ffi/errno.ts";
+export type { SocketAddress, TcpInfo } from "./ffi/structs.ts";
+export { ClosedError } from "./lib/fd.ts";
+export {
+  Interest,
+  interestToEpoll,
+  type ParkingDesign,
+  Reactor,
+  type ReactorOptions,
+  type ReactorStats,
+  readinessFromEpoll,
+  Ready,
+  type ReadyCallback,
+  type RegisterOptions,
+  Registration,
+} from "./lib/reactor.ts";
+export {
+  BusyError,
+  type ConnectOptions,
+  type ListenerStats,
+  type ListenOptions,
+  TcpListener,
+  TcpStream,
+  tune,
+  type WaitOptions,
+} from "./lib/socket.ts";
+export type { KeepAlive, Linger, TuneChange, TuneSettings } from "./lib/sockopt.ts";
