@@ -246,7 +246,10 @@ export interface ReactorOptions {
   maxEvents?: number;
   /** Empty polls (one macrotask turn each) before parking (default 8). */
   spinBeforePark?: number;
-  /** How to park when idle (default "worker": lower wake latency, see bench/reactor_bench.ts). */
+  /**
+   * How to park when idle (default "nonblocking"). "worker" wakes faster (measured p50 ~36 us vs
+   * ~60 us here) but starts a thread per busy period; see bench/reactor_bench.ts.
+   */
   parking?: ParkingDesign;
   /** Called when a readiness callback throws; the reactor keeps serving (default console.error). */
   onError?: (error: unknown, fd: number) => void;
@@ -348,7 +351,7 @@ export class Reactor {
     if (!Number.isInteger(spin) || spin < 0) {
       throw new RangeError(`spinBeforePark must be a non-negative integer, got ${spin}`);
     }
-    const parking = options.parking ?? "worker";
+    const parking = options.parking ?? "nonblocking";
     if (parking !== "nonblocking" && parking !== "worker") {
       throw new TypeError(`parking must be "nonblocking" or "worker", got ${String(parking)}`);
     }
@@ -791,8 +794,9 @@ class NonblockingParker implements Parker {
 /**
  * Parks in a Worker blocked in a synchronous epoll_wait on the outer fd; the worker signals with
  * `Atomics.notify` and the main thread awaits `Atomics.waitAsync`. A live Worker keeps the
- * process alive, so it is asked to exit as soon as the reactor has nothing to wait for and is
- * started again on the next park.
+ * process alive (a pending `waitAsync` does not), so the worker is asked to exit as soon as the
+ * reactor has no referenced work, and a new one starts on the next park. Its runtime's own
+ * descriptors are released a few milliseconds after it exits.
  */
 class WorkerParker implements Parker {
   #outerFd: number;
@@ -828,7 +832,7 @@ class WorkerParker implements Parker {
   }
 
   idle(): void {
-    // A live Worker keeps the process alive: let it exit; the next park starts a new one.
+    // Nothing to wait for: let the thread exit so the process may too.
     this.#stop();
   }
 
