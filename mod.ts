@@ -50,3 +50,18 @@ export {
   type WaitOptions,
 } from "./lib/socket.ts";
 export type { KeepAlive, Linger, TuneChange, TuneSettings } from "./lib/sockopt.ts";
+export {
+  type AcquireOptions,
+  ConnectionPool,
+  type HostStats,
+  type LeakReport,
+  Lease,
+  PoolClosedError,
+  PoolError,
+  type PoolErrorCode,
+  PoolFullError,
+  type PoolOptions,
+  type PoolStats,
+  type PoolTarget,
+  PoolTimeoutError,
+} from "./lib/pool.ts";
