@@ -65,3 +65,15 @@ export {
   type PoolTarget,
   PoolTimeoutError,
 } from "./lib/pool.ts";
+export { FixedResponse, type HeaderList } from "./lib/http1.ts";
+export {
+  type HttpHandler,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpResponseInit,
+  type HttpServer,
+  type HttpServerStats,
+  serveHttp,
+  type ServeHttpOptions,
+  type ShutdownOptions,
+} from "./lib/http_server.ts";

@@ -106,3 +106,6 @@ export const IOV_MAX = 1024;
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
+
+/** getrlimit resources. */
+export const RLIMIT_NOFILE = 7;

@@ -254,6 +254,13 @@ export const SYMBOLS = {
     ],
     result: "i32",
   },
+  getrlimit: {
+    parameters: [
+      "i32", // int resource
+      "buffer", // struct rlimit *rlim
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -561,4 +568,10 @@ export function sysOpen(path: Uint8Array<ArrayBuffer>, flags: number): number {
 export function sysFstat(fd: number, stat: Uint8Array<ArrayBuffer>): number {
   const s = lib ? lib.symbols : load();
   return ret(s.fstat(fd, stat));
+}
+
+/** getrlimit(2) into a buffer of RLIMIT_SIZE bytes (see structs.ts). */
+export function sysGetrlimit(resource: number, rlimit: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.getrlimit(resource, rlimit));
 }

@@ -529,3 +529,19 @@ export function decodeTcpInfo(b: Uint8Array, length: number = b.byteLength): Tcp
   if (n >= 232) info.sndWnd = u32(228);
   return info;
 }
+
+// ---------------------------------------------------------------------------------------------
+// rlimit
+
+/** Size of struct rlimit { rlim_t rlim_cur; rlim_t rlim_max; } on 64-bit Linux. */
+export const RLIMIT_SIZE = 16;
+
+/** Decodes struct rlimit; RLIM_INFINITY (and anything past 2^53) reads as Infinity. */
+export function decodeRlimit(b: Uint8Array): { soft: number; hard: number } {
+  const v = new DataView(b.buffer, b.byteOffset, RLIMIT_SIZE);
+  const limit = (at: number): number => {
+    const x = v.getBigUint64(at, true);
+    return x > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(x);
+  };
+  return { soft: limit(0), hard: limit(8) };
+}

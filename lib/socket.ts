@@ -310,15 +310,27 @@ export class TcpListener {
    * `stats().droppedAtFdLimit`) rather than left to spin the loop.
    */
   tryAccept(): TcpStream | null {
+    const fd = this.tryAcceptFd();
+    return fd < 0 ? null : new TcpStream(fd, this.#io.reactor);
+  }
+
+  /**
+   * Like {@linkcode TcpListener.tryAccept}, but returns the accepted descriptor itself
+   * (non-blocking, close-on-exec), or -1 when none is pending. For servers that keep their own
+   * compact per-connection state instead of a TcpStream per connection (lib/http_server.ts holds
+   * tens of thousands of idle connections at well under 1 KiB each); the caller owns the fd and
+   * must close it exactly once.
+   */
+  tryAcceptFd(): number {
     const fd = this.#fd.raw;
     if (fd < 0) throw new ClosedError("accept");
     for (;;) {
       const r = sysAccept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (r >= 0) {
         this.#stats.accepted++;
-        return new TcpStream(r, this.#io.reactor);
+        return r;
       }
-      if (r === -EAGAIN) return null;
+      if (r === -EAGAIN) return -1;
       if (r === -EINTR || r === -ECONNABORTED) continue;
       if (r === -EMFILE || r === -ENFILE || r === -ENOBUFS) {
         if (!this.#dropOne(fd)) throw fail(r, "accept4");
