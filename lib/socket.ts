@@ -56,6 +56,7 @@ import {
 import { ClosedError, OwnedFd } from "./fd.ts";
 import { Interest, Reactor, Ready, type Registration } from "./reactor.ts";
 import * as opt from "./sockopt.ts";
+import { writev as writevAll } from "./transfer.ts";
 
 export type { SocketAddress };
 
@@ -95,6 +96,20 @@ export class BusyError extends Error {
 class IoState {
   readonly reactor: Reactor;
   registration: Registration | undefined;
+  /**
+   * Readiness as last known (tokio's model): true until a call finds the socket drained (EAGAIN,
+   * or a read/write shorter than asked), set again by the next edge. While false, a read or write
+   * waits for the edge first instead of making a syscall that would only say EAGAIN.
+   */
+  readReady = true;
+  writeReady = true;
+  /**
+   * Sticky conditions (tokio keeps READ_CLOSED the same way): once the peer's FIN, a hang-up or an
+   * error has been reported, that edge will not come again, so readiness is never cleared after
+   * it: a short read before EOF must not make the next read wait for an edge that already passed.
+   */
+  readClosed = false;
+  writeClosed = false;
   readWaiter: ((ok: boolean) => void) | undefined;
   writeWaiter: ((ok: boolean) => void) | undefined;
   readFail: ((e: unknown) => void) | undefined;
@@ -102,6 +117,8 @@ class IoState {
   readonly onReady = (ready: number): void => {
     // Writable/error first, then readable (data before a read-close is read by the waiter).
     if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) {
+      this.writeReady = true;
+      if (ready & (Ready.WRITE_CLOSED | Ready.ERROR)) this.writeClosed = true;
       const w = this.writeWaiter;
       if (w) {
         this.writeWaiter = this.writeFail = undefined;
@@ -110,6 +127,8 @@ class IoState {
       }
     }
     if (ready & (Ready.READABLE | Ready.READ_CLOSED | Ready.ERROR)) {
+      this.readReady = true;
+      if (ready & (Ready.READ_CLOSED | Ready.ERROR)) this.readClosed = true;
       const r = this.readWaiter;
       if (r) {
         this.readWaiter = this.readFail = undefined;
@@ -140,6 +159,7 @@ class IoState {
       return Promise.reject(new BusyError(read ? "read" : "write"));
     }
     this.#ensureRegistered(fd);
+    if (read ? this.readReady : this.writeReady) return Promise.resolve(true);
     return new Promise<boolean>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       const done = (ok: boolean): void => {
@@ -330,7 +350,10 @@ export class TcpListener {
         this.#stats.accepted++;
         return r;
       }
-      if (r === -EAGAIN) return -1;
+      if (r === -EAGAIN) {
+        this.#io.readReady = false;
+        return -1;
+      }
       if (r === -EINTR || r === -ECONNABORTED) continue;
       if (r === -EMFILE || r === -ENFILE || r === -ENOBUFS) {
         if (!this.#dropOne(fd)) throw fail(r, "accept4");
@@ -358,9 +381,9 @@ export class TcpListener {
   /** Waits for and accepts one connection. Rejects with the signal's reason on abort. */
   async accept(options: { signal?: AbortSignal } = {}): Promise<TcpStream> {
     for (;;) {
+      if (!this.#io.readReady) await this.#io.wait(this.#fd.fd, true, options.signal);
       const s = this.tryAccept();
       if (s) return s;
-      await this.#io.wait(this.#fd.fd, true, options.signal);
     }
   }
 
@@ -428,6 +451,15 @@ export interface ConnectOptions {
 export interface WaitOptions {
   /** Aborts the wait (the stream stays usable; nothing is lost). */
   signal?: AbortSignal;
+}
+
+/** Options of {@linkcode TcpStream.waitReadable} and {@linkcode TcpStream.waitWritable}. */
+export interface ReadinessOptions extends WaitOptions {
+  /**
+   * Your own syscall on the stream's fd just returned would-block (EAGAIN): forget the cached
+   * readiness and wait for the next edge.
+   */
+  afterWouldBlock?: boolean;
 }
 
 /**
@@ -498,6 +530,7 @@ export class TcpStream {
       while (r === -EINTR) r = sysConnect(fd, resolved.sockaddr);
       if (r < 0 && r !== -EINPROGRESS && r !== -EAGAIN) throw fail(r, "connect");
       if (r < 0) {
+        stream.#io.writeReady = false;
         await stream.#io.wait(fd, false, signal);
         const err = opt.socketError(fd);
         if (err !== 0) throw new ErrnoError(err, "connect");
@@ -545,9 +578,17 @@ export class TcpStream {
     if (b.byteLength === 0) return 0;
     for (;;) {
       const r = sysRecv(fd, b, 0);
-      if (r > 0) return r;
+      if (r > 0) {
+        // A short read drained the socket: the next read waits for an edge first.
+        if (r < b.byteLength && !this.#io.readClosed) this.#io.readReady = false;
+        return r;
+      }
       if (r === 0) return null;
-      if (r === -EAGAIN) return 0;
+      if (r === -EAGAIN) {
+        // EAGAIN is authoritative (after FIN recv gives 0, not EAGAIN): wait for the next edge.
+        this.#io.readReady = false;
+        return 0;
+      }
       if (r !== -EINTR) throw fail(r, "recv");
     }
   }
@@ -560,20 +601,41 @@ export class TcpStream {
     if (b.byteLength === 0) return 0;
     for (;;) {
       const r = sysSend(fd, b, MSG_NOSIGNAL);
-      if (r >= 0) return r;
-      if (r === -EAGAIN) return 0;
+      if (r >= 0) {
+        // A short write filled the send buffer: the next write waits for an edge first.
+        if (r < b.byteLength && !this.#io.writeClosed) this.#io.writeReady = false;
+        return r;
+      }
+      if (r === -EAGAIN) {
+        // EAGAIN is authoritative (after FIN recv gives 0, not EAGAIN): wait for the next edge.
+        this.#io.writeReady = false;
+        return 0;
+      }
       if (r !== -EINTR) throw fail(r, "send");
     }
   }
 
-  /** Resolves when the stream may be readable (edge-triggered: call after a read would block). */
-  async waitReadable(options: WaitOptions = {}): Promise<void> {
-    await this.#io.wait(this.fd, true, options.signal);
+  /**
+   * Resolves when the stream is readable: at once unless a read found it drained since the last
+   * readiness edge (tokio's `readable()`). After an operation of your own on `fd` (splice, recv
+   * through another path) returned would-block, pass `afterWouldBlock: true`: readiness is
+   * edge-triggered, and netio cannot know about that call otherwise.
+   */
+  async waitReadable(options: ReadinessOptions = {}): Promise<void> {
+    const fd = this.fd;
+    if (options.afterWouldBlock && !this.#io.readClosed) this.#io.readReady = false;
+    await this.#io.wait(fd, true, options.signal);
   }
 
-  /** Resolves when the stream may be writable (call after a write would block). */
-  async waitWritable(options: WaitOptions = {}): Promise<void> {
-    await this.#io.wait(this.fd, false, options.signal);
+  /**
+   * Resolves when the stream is writable: at once unless a write found the send buffer full
+   * since the last edge. Pass `afterWouldBlock: true` after your own sendfile/writev/splice on
+   * `fd` returned would-block.
+   */
+  async waitWritable(options: ReadinessOptions = {}): Promise<void> {
+    const fd = this.fd;
+    if (options.afterWouldBlock && !this.#io.writeClosed) this.#io.writeReady = false;
+    await this.#io.wait(fd, false, options.signal);
   }
 
   /** Reads into `buf`: resolves with the byte count (> 0), or `null` at EOF. */
@@ -583,10 +645,11 @@ export class TcpStream {
       if (this.#fd.closed) throw new ClosedError("read");
       return 0;
     }
+    const io = this.#io;
     for (;;) {
+      if (!io.readReady) await io.wait(this.#fd.fd, true, options.signal);
       const n = this.tryRead(b);
       if (n !== 0) return n;
-      await this.#io.wait(this.#fd.fd, true, options.signal);
     }
   }
 
@@ -597,25 +660,32 @@ export class TcpStream {
       if (this.#fd.closed) throw new ClosedError("write");
       return 0;
     }
+    const io = this.#io;
     for (;;) {
+      if (!io.writeReady) await io.wait(this.#fd.fd, false, options.signal);
       const n = this.tryWrite(b);
       if (n > 0) return n;
-      await this.#io.wait(this.#fd.fd, false, options.signal);
     }
   }
 
   /** Writes all of `buf`, resuming after partial writes. */
   async writeAll(buf: Uint8Array, options: WaitOptions = {}): Promise<void> {
     let b = checkBuffer(buf, "writeAll");
+    const io = this.#io;
     while (b.byteLength > 0) {
+      if (!io.writeReady) await io.wait(this.#fd.fd, false, options.signal);
       const n = this.tryWrite(b);
-      if (n === 0) {
-        await this.#io.wait(this.#fd.fd, false, options.signal);
-        continue;
-      }
       b = b.subarray(n);
     }
     if (this.#fd.closed) throw new ClosedError("write");
+  }
+
+  /**
+   * Writes every byte of `bufs`, in order, with writev(2) (see {@linkcode writev}): resumes
+   * partial writes at the exact byte, batches more than IOV_MAX buffers. Resolves with the total.
+   */
+  writev(bufs: readonly Uint8Array[], options: WaitOptions = {}): Promise<number> {
+    return writevAll(this, bufs, options);
   }
 
   /** Shuts down the write side (FIN); reads keep working. */
