@@ -47,9 +47,27 @@ export {
   TcpListener,
   TcpStream,
   tune,
+  type ReadinessOptions,
   type WaitOptions,
 } from "./lib/socket.ts";
 export type { KeepAlive, Linger, TuneChange, TuneSettings } from "./lib/sockopt.ts";
+export {
+  closeIdlePipes,
+  FileHandle,
+  openFile,
+  proxy,
+  type ProxyOptions,
+  type ProxyResult,
+  sendFile,
+  type SendFileOptions,
+  splice,
+  type SpliceOptions,
+  transferStats,
+  type TransferStats,
+  writev,
+  type WritevOptions,
+  YIELD_BYTES,
+} from "./lib/transfer.ts";
 export {
   type AcquireOptions,
   ConnectionPool,
