@@ -22,6 +22,8 @@ import { EBADF } from "../ffi/errno.ts";
  */
 export class ClosedError extends ErrnoError {
   /**
+   * Builds the error for `operation` attempted after close.
+   *
    * @param operation what was attempted, e.g. "read"
    */
   constructor(operation: string) {

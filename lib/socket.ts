@@ -82,7 +82,11 @@ function checkBuffer(buf: unknown, what: string): Uint8Array<ArrayBuffer> {
 
 /** Thrown when a second read (or write) is started while one is already waiting. */
 export class BusyError extends Error {
-  /** @param what "read" or "write" */
+  /**
+   * Builds the error for a second pending `what`.
+   *
+   * @param what "read" or "write"
+   */
   constructor(what: string) {
     super(`a ${what} is already pending on this stream`);
     this.name = "BusyError";
