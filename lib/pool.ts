@@ -60,6 +60,8 @@ export class PoolError extends Error {
   readonly code: PoolErrorCode;
 
   /**
+   * Creates the error.
+   *
    * @param code which failure
    * @param message what happened
    * @param options standard error options (`cause`)
@@ -85,6 +87,8 @@ export class PoolError extends Error {
  */
 export class PoolTimeoutError extends PoolError {
   /**
+   * Creates the error.
+   *
    * @param key the target, "hostname:port"
    * @param ms how long it waited
    * @param options standard error options (`cause`)
@@ -108,6 +112,8 @@ export class PoolTimeoutError extends PoolError {
  */
 export class PoolFullError extends PoolError {
   /**
+   * Creates the error.
+   *
    * @param key the target, "hostname:port"
    * @param limit the `maxPendingAcquires` in force
    */
@@ -569,7 +575,7 @@ export class ConnectionPool {
     checkin = (pool, conn, destroy) => pool.#checkin(conn, destroy);
   }
 
-  /** Creates an empty pool (nothing connects until the first acquire). Bad options throw RangeError. */
+  /** Creates an empty pool: nothing connects before the first acquire. Bad options throw. */
   constructor(options: PoolOptions = {}) {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("ConnectionPool expects an options object");
@@ -666,7 +672,7 @@ export class ConnectionPool {
         lease = this.#lend(conn, true, this.#leakMs > 0 ? new Error("acquired here") : undefined);
       }
     }
-    if (lease === null || this.#freed) this.#settle(host, true);
+    if (lease === null || this.#freed) this.#settle(host, false);
     return lease;
   }
 
@@ -1163,9 +1169,9 @@ export class ConnectionPool {
     if (!adjusted) this.#adjust(host, 0, -1);
     host.open--;
     this.#total--;
-    this.#connectFailures++;
     this.#freed = true;
     if (!this.#closed) {
+      this.#connectFailures++;
       host.lastError = error;
       // A waiter that no other connect in flight covers has lost its connection: tell it why.
       if (host.waiting > host.connecting && host.head !== undefined) {

@@ -40,11 +40,6 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Resolves after one macrotask turn. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -63,6 +58,24 @@ function quiet(stream: TcpStream): boolean {
   return sysRecv(stream.fd, new Uint8Array(1), MSG_PEEK | MSG_DONTWAIT) === -EAGAIN;
 }
 
+/** Every client-side connection the tracked pools opened, by local port (to find a peer). */
+const clientsByPort = new Map<number, TcpStream>();
+/** Client connections with a request written and its reply not yet read. */
+const inFlight = new Set<TcpStream>();
+
+/**
+ * Waits, synchronously and bounded, until the kernel shows `client` the close its peer just
+ * made. Loopback delivery is usually done inside the peer's close(2), but under load it can be
+ * deferred to ksoftirqd; the test server waits so that its closes are never racing the client:
+ * any stale connection a caller then gets was known dead before the pool lent it.
+ */
+function awaitCloseDelivered(client: TcpStream | undefined): void {
+  const end = Date.now() + 2_000;
+  while (client && !client.closed && client.tcpInfo().state === "ESTABLISHED") {
+    if (Date.now() > end) throw new Error("the peer's close never reached the client socket");
+  }
+}
+
 /** Reads exactly `buf.length` bytes. */
 async function readExactly(stream: TcpStream, buf: Uint8Array): Promise<void> {
   let got = 0;
@@ -75,10 +88,16 @@ async function readExactly(stream: TcpStream, buf: Uint8Array): Promise<void> {
 
 /** One request/response exchange over a lease: "ping" -> "pong". */
 async function exchange(lease: Lease): Promise<void> {
-  await lease.stream.writeAll(PING);
-  const buf = new Uint8Array(4);
-  await readExactly(lease.stream, buf);
-  assert.deepEqual(buf, PONG);
+  const stream = lease.stream;
+  inFlight.add(stream);
+  try {
+    await stream.writeAll(PING);
+    const buf = new Uint8Array(4);
+    await readExactly(stream, buf);
+    assert.deepEqual(buf, PONG);
+  } finally {
+    inFlight.delete(stream);
+  }
 }
 
 interface ServerOptions {
@@ -97,12 +116,14 @@ interface ServerOptions {
 /**
  * A tiny "ping" -> "pong" server on a netio TcpListener that misbehaves on purpose: it closes
  * connections after replies, sends unsolicited bytes, and closes idle connections at random.
- * "Idle" is checked with a peek, the way a real server's idle timer fires only on a connection
- * with no request pending.
+ * It plays fair in one way only: it never closes a connection with a request in flight (a real
+ * server's idle timer cannot fire on a connection whose request it is reading), and each close
+ * has reached the client's socket before any client code runs again (see
+ * {@linkcode awaitCloseDelivered}).
  */
 class PingServer {
   readonly listener: TcpListener;
-  readonly conns = new Map<TcpStream, { served: number }>();
+  readonly conns = new Map<TcpStream, { served: number; peerPort: number }>();
   accepted = 0;
   requests = 0;
   closedByServer = 0;
@@ -127,7 +148,7 @@ class PingServer {
   async #accept(): Promise<void> {
     for await (const stream of this.listener) {
       this.accepted++;
-      this.conns.set(stream, { served: 0 });
+      this.conns.set(stream, { served: 0, peerPort: stream.remoteAddr.port });
       this.#loops.push(this.#serve(stream));
     }
   }
@@ -154,6 +175,7 @@ class PingServer {
           assert.equal(stream.tryWrite(reply), reply.length); // an empty send buffer takes it
           if (r < close) {
             this.closedByServer++;
+            this.#closeVisibly(stream, false);
             return;
           }
         } else {
@@ -172,23 +194,33 @@ class PingServer {
     this.#timer = setTimeout(() => {
       const share = this.#options.idleCloseShare ?? 0.3;
       for (const [stream, state] of this.conns) {
-        if (state.served > 0 && !stream.closed && quiet(stream) && this.#random() < share) {
+        const client = clientsByPort.get(state.peerPort);
+        if (
+          state.served > 0 && !stream.closed && quiet(stream) &&
+          !(client && inFlight.has(client)) && this.#random() < share
+        ) {
           this.closedByServer++;
-          this.conns.delete(stream);
-          stream.close(); // the pending read rejects with ClosedError: its loop ends
+          this.#closeVisibly(stream, false); // its pending read rejects: its loop ends
         }
       }
       this.#scheduleIdleClose();
     }, this.#options.idleCloseEveryMs);
   }
 
-  /** Closes one server-side connection now, as FIN (default) or RST. */
+  /** Closes a server-side connection (RST with `reset`) and waits until the client sees it. */
+  #closeVisibly(stream: TcpStream, reset: boolean): void {
+    const state = this.conns.get(stream);
+    if (reset) stream.setLinger(0);
+    this.conns.delete(stream);
+    stream.close();
+    if (state) awaitCloseDelivered(clientsByPort.get(state.peerPort));
+  }
+
+  /** Closes one server-side connection now, as FIN or RST. */
   closeOne(how: "fin" | "rst"): void {
     const [stream] = this.conns.keys();
     assert.ok(stream, "no server-side connection to close");
-    if (how === "rst") stream.setLinger(0);
-    this.conns.delete(stream);
-    stream.close();
+    this.#closeVisibly(stream, how === "rst");
   }
 
   /** Sends one unsolicited byte on every server-side connection. */
@@ -221,6 +253,7 @@ function trackedPool(options: PoolOptions = {}): {
     connect: async (target, signal) => {
       const stream = await TcpStream.connect({ ...target, signal });
       streams.push(stream);
+      clientsByPort.set(stream.localAddr.port, stream);
       return stream;
     },
   });
@@ -306,8 +339,10 @@ for (const fault of ["FIN", "RST", "unsolicited bytes"] as const) {
     first.release();
     if (fault === "FIN") server.closeOne("fin");
     else if (fault === "RST") server.closeOne("rst");
-    else server.sendGarbage();
-    await turn();
+    else {
+      server.sendGarbage();
+      await until(() => !quiet(stale), "the stray byte to arrive");
+    }
     const second = await pool.acquire(server.target);
     assert.notEqual(second.stream, stale);
     assert.equal(second.reused, false);
@@ -327,7 +362,6 @@ Deno.test("a released connection handed to a waiter is checked first: a dead one
   const waiting = pool.acquire(server.target);
   const stale = held.stream;
   server.closeOne("fin");
-  await turn();
   held.release();
   const lease = await waiting;
   assert.notEqual(lease.stream, stale);
@@ -824,7 +858,7 @@ const server = (async () => {
         while (true) {
           const n = await s.read(b);
           if (n === null) break;
-          await s.writeAll(b.subarray(0, n));
+          s.tryWrite(b.subarray(0, n));
           if (Math.random() < 0.1) break;
         }
       } catch { /* closed */ } finally { s.close(); }
@@ -834,9 +868,13 @@ const server = (async () => {
 const pool = new ConnectionPool({ maxConnections: 4, idleTimeoutMs: 5, leakDetectionMs: 1000 });
 for (let i = 0; i < 500; i++) {
   const lease = await pool.acquire(target);
-  await lease.stream.writeAll(new Uint8Array(4));
-  await lease.stream.read(new Uint8Array(4));
-  lease.release();
+  try {
+    await lease.stream.writeAll(new Uint8Array(4));
+    if ((await lease.stream.read(new Uint8Array(4))) === null) throw new Error("EOF");
+    lease.release();
+  } catch {
+    lease.destroy(); // this child counts fds; stale-freedom is proven in the parent
+  }
 }
 const dead = { hostname: "127.0.0.1", port: 9 };
 for (let i = 0; i < 100; i++) await pool.acquire(dead).catch(() => {});
