@@ -14,10 +14,12 @@
  *   MSG_DONTWAIT)` returns 0 when the peer closed (replace it), an error when it was reset
  *   (replace it), bytes when the peer sent something unasked (discard it: the protocol is out of
  *   step), and EAGAIN when it is usable (undici's idle-socket validation). Then the optional
- *   user `validate(stream)`.
+ *   user `validate(stream)`. The check is a syscall, and it is most of what an uncontended
+ *   acquire costs (bench/pool_bench.ts); `checkAfterIdleMs` skips it for connections idle for
+ *   less than that, as HikariCP's aliveBypassWindowMs does, at the price of that guarantee.
  * - Idle connections close after `idleTimeoutMs`, every connection after `maxLifetimeMs` minus
- *   up to 2.5% jitter (so a batch opened together does not expire together); the one timer that
- *   does this is unref'd: it never keeps the process alive.
+ *   up to `lifetimeJitter` of it (2.5% by default: a batch opened together does not expire
+ *   together); the one timer that does this is unref'd: it never keeps the process alive.
  * - Leak detection: a lease held longer than `leakDetectionMs` is reported once, with the stack
  *   of the `acquire()` call that took it.
  * - `close()` rejects pending acquires, closes idle connections and connects in flight, and
