@@ -164,6 +164,19 @@ class IoState {
     }
     this.#ensureRegistered(fd);
     if (read ? this.readReady : this.writeReady) return Promise.resolve(true);
+    if (signal === undefined) {
+      // The common case: no wrappers, the promise's own functions are the waiter.
+      return new Promise<boolean>((resolve, reject) => {
+        if (read) {
+          this.readWaiter = resolve;
+          this.readFail = reject;
+        } else {
+          this.writeWaiter = resolve;
+          this.writeFail = reject;
+        }
+        this.reactor.addRef(1);
+      });
+    }
     return new Promise<boolean>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
       const done = (ok: boolean): void => {
