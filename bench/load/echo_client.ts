@@ -58,5 +58,6 @@ const start = performance.now();
 await Promise.all(Array.from({ length: connections }, run));
 const seconds = (performance.now() - start) / 1000;
 samples.sort((a, b) => a - b);
-const pct = (p: number): number => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? NaN;
+const pct = (p: number): number =>
+  samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? NaN;
 console.log(JSON.stringify({ messages, seconds, p50Us: pct(0.5), p99Us: pct(0.99) }));

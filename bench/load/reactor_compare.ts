@@ -75,8 +75,14 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
   const rounds = 3;
   const netioServer = await startServer({
     name: "netio echo",
-    command: [Deno.execPath(), "run", "--allow-ffi", "--allow-net", "--allow-read",
-      `${root}bench/load/servers/echo_netio.ts`],
+    command: [
+      Deno.execPath(),
+      "run",
+      "--allow-ffi",
+      "--allow-net",
+      "--allow-read",
+      `${root}bench/load/servers/echo_netio.ts`,
+    ],
   });
   const denoServer = await startServer({
     name: "Deno.listen echo",
