@@ -44,10 +44,10 @@ export {
   type ConnectOptions,
   type ListenerStats,
   type ListenOptions,
+  type ReadinessOptions,
   TcpListener,
   TcpStream,
   tune,
-  type ReadinessOptions,
   type WaitOptions,
 } from "./lib/socket.ts";
 export type { KeepAlive, Linger, TuneChange, TuneSettings } from "./lib/sockopt.ts";
@@ -62,8 +62,8 @@ export {
   type SendFileOptions,
   splice,
   type SpliceOptions,
-  transferStats,
   type TransferStats,
+  transferStats,
   writev,
   type WritevOptions,
   YIELD_BYTES,
