@@ -355,6 +355,7 @@ export class Reactor {
     if (parking !== "nonblocking" && parking !== "worker") {
       throw new TypeError(`parking must be "nonblocking" or "worker", got ${String(parking)}`);
     }
+    if (parking === "worker") checkWorkerPermission();
     this.#maxEvents = maxEvents;
     this.#spinBeforePark = spin;
     this.#parking = parking;
@@ -747,6 +748,23 @@ export class Reactor {
 
 let defaultReactor: Reactor | undefined;
 
+const PARK_WORKER_URL = new URL("../ffi/park_worker.ts", import.meta.url);
+
+/**
+ * A local Worker module needs read access: check it when the reactor is made, not at its first
+ * park deep inside the loop, and fail with Deno's own error naming the flag.
+ */
+function checkWorkerPermission(): void {
+  if (PARK_WORKER_URL.protocol !== "file:") return;
+  const desc = { name: "read", path: decodeURIComponent(PARK_WORKER_URL.pathname) } as const;
+  if (Deno.permissions.querySync(desc).state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      `Reactor({ parking: "worker" }) requires read access to "${desc.path}" (its worker ` +
+        `module), run again with the --allow-read flag`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parking
 
@@ -811,7 +829,7 @@ class WorkerParker implements Parker {
   park(onUnpark: () => void): void {
     if (!this.#worker) {
       this.#state[0] = 0;
-      this.#worker = new Worker(new URL("../ffi/park_worker.ts", import.meta.url), {
+      this.#worker = new Worker(PARK_WORKER_URL, {
         type: "module",
       });
       this.#worker.postMessage({ state: this.#state.buffer, outerFd: this.#outerFd });

@@ -483,3 +483,25 @@ for (const parking of ["worker", "nonblocking"] as const) {
     assert.equal(reactor.closed, true);
   });
 }
+
+Deno.test("worker parking without --allow-read fails at construction with Deno's error", async () => {
+  const script = `
+    import { Reactor } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    try {
+      new Reactor({ parking: "worker" });
+      console.log("constructed");
+    } catch (e) {
+      console.log(e instanceof Deno.errors.NotCapable, /--allow-read/.test(String(e)));
+    }
+  `;
+  const path = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(path, script);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", path],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(path);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "true true");
+});
