@@ -431,7 +431,9 @@ async function sendByKernel(
     if (r === 0) throw shrunk(handle, offset + sent);
     if (r === -EAGAIN) {
       streak = 0;
-      await out.waitWritable(signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true });
+      await out.waitWritable(
+        signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true },
+      );
       continue;
     }
     if (r === -EINTR) continue;
@@ -599,7 +601,9 @@ export async function writev(
       continue;
     }
     if (r === -EAGAIN) {
-      await out.waitWritable(signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true });
+      await out.waitWritable(
+        signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true },
+      );
       continue;
     }
     if (r === -EINTR) continue;
