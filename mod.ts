@@ -83,7 +83,7 @@ export {
   type PoolTarget,
   PoolTimeoutError,
 } from "./lib/pool.ts";
-export { FixedResponse, type HeaderList } from "./lib/http1.ts";
+export { FixedResponse, type HeaderList, type RequestParserOptions } from "./lib/http1.ts";
 export {
   type HttpHandler,
   type HttpRequest,

@@ -333,12 +333,10 @@ const SERVER_ERROR: HttpResponseInit = Object.freeze({
 class Conn {
   fd: number;
   registration: Registration | null = null;
-  /** Index in the server's list of live connections (for the sweep). */
+  /** Index in the server's list of live connections and in its deadlines. */
   slot = 0;
   state = S_HEAD;
   flags = 0;
-  /** Milliseconds since the epoch when the current state times out; 0 for never. */
-  deadline = 0;
   /** Unparsed bytes `[0, length)`: part of a request, or requests held back. */
   buffer: Uint8Array<ArrayBuffer> | null = null;
   length = 0;
@@ -412,6 +410,11 @@ class Server implements HttpServer {
   /** Connections by fd, and densely for the sweep. */
   #conns: (Conn | undefined)[] = [];
   #live: Conn[] = [];
+  /**
+   * When each live connection's state times out (ms since the epoch; 0 for never), by slot: a
+   * typed array, so the sweep reads plain doubles and allocates nothing.
+   */
+  #deadlines = new Float64Array(1024);
   #parser: RequestParser;
   #parsers: RequestParser[] = [];
   #readBuffer = new Uint8Array(READ_BUFFER_SIZE);
@@ -622,10 +625,15 @@ class Server implements HttpServer {
     this.#conns[fd] = c;
     c.slot = this.#live.length;
     this.#live.push(c);
+    if (c.slot === this.#deadlines.length) {
+      const grown = new Float64Array(this.#deadlines.length * 2);
+      grown.set(this.#deadlines);
+      this.#deadlines = grown;
+    }
     if (this.#sweepTimer === undefined) this.#startSweep();
     // The first request's head must arrive within the header timeout of the connection's start.
     c.state = S_HEAD;
-    c.deadline = this.#headerTimeoutMs > 0 ? this.#now + this.#headerTimeoutMs : 0;
+    this.#deadlines[c.slot] = this.#headerTimeoutMs > 0 ? this.#now + this.#headerTimeoutMs : 0;
   }
 
   #pauseAccept(): void {
@@ -788,7 +796,7 @@ class Server implements HttpServer {
         break;
       }
       // A framing error: reply, then close (the next message cannot be located).
-      this.#reject(parser.errorStatus);
+      this.#reject(c, parser.errorStatus);
       parser.reset();
       c.flags |= F_CLOSE_AFTER | F_LINGER;
       pos = end;
@@ -802,8 +810,9 @@ class Server implements HttpServer {
       // Never leave the shared parser in the middle of a message.
       if (incomplete && c.parser === null) parser.reset();
       this.#dropTail(c);
-      if (c.output === null && c.state !== S_HANDLER) this.#closeAfterReply(c);
-      else if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
+      if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
+      else if (c.state === S_HANDLER) this.#setInterest(c, 0);
+      else this.#closeAfterReply(c);
       return;
     }
 
@@ -826,12 +835,12 @@ class Server implements HttpServer {
     }
 
     if (c.state === S_HANDLER) {
-      if (c.output === null) this.#setInterest(c, 0);
+      this.#setInterest(c, c.output === null ? 0 : Interest.WRITABLE);
       return;
     }
     if (c.output !== null) {
       this.#setInterest(c, Interest.WRITABLE);
-      c.deadline = this.#idleDeadline();
+      this.#deadlines[c.slot] = this.#idleDeadline();
       return;
     }
     if (!incomplete) {
@@ -841,14 +850,14 @@ class Server implements HttpServer {
         return;
       }
       c.state = S_IDLE;
-      c.deadline = this.#idleDeadline();
+      this.#deadlines[c.slot] = this.#idleDeadline();
     } else if (parser.headComplete) {
       c.state = S_BODY;
-      c.deadline = this.#idleDeadline();
+      this.#deadlines[c.slot] = this.#idleDeadline();
     } else if (c.state !== S_HEAD || completed > 0) {
       // The first byte of a new request: the header deadline starts now.
       c.state = S_HEAD;
-      c.deadline = this.#headerTimeoutMs > 0 ? this.#now + this.#headerTimeoutMs : 0;
+      this.#deadlines[c.slot] = this.#headerTimeoutMs > 0 ? this.#now + this.#headerTimeoutMs : 0;
     }
   }
 
@@ -906,10 +915,12 @@ class Server implements HttpServer {
     return true;
   }
 
-  #reject(status: number): void {
+  #reject(c: Conn, status: number): void {
     this.#stats.rejected++;
     this.#rejectedByStatus[status] = (this.#rejectedByStatus[status] ?? 0) + 1;
-    this.#append(errorResponse(status));
+    const bytes = errorResponse(status);
+    this.#append(bytes);
+    this.#log(c, null, status, bytes.length);
   }
 
   #log(c: Conn, request: HttpRequest | null, status: number, length: number): void {
@@ -942,7 +953,7 @@ class Server implements HttpServer {
     request: HttpRequest,
   ): void {
     c.state = S_HANDLER;
-    c.deadline = 0;
+    this.#deadlines[c.slot] = 0;
     this.#stats.pendingHandlers++;
     // The request view dies with this batch: keep what the access log prints.
     const logged = this.#accessLog === undefined ? null : {
@@ -982,7 +993,7 @@ class Server implements HttpServer {
       }
       if (c.output !== null) {
         this.#setInterest(c, Interest.WRITABLE);
-        c.deadline = this.#idleDeadline();
+        this.#deadlines[c.slot] = this.#idleDeadline();
         return;
       }
       this.#resume(c);
@@ -1001,7 +1012,7 @@ class Server implements HttpServer {
       this.#close(c);
     } else {
       c.state = S_IDLE;
-      c.deadline = this.#idleDeadline();
+      this.#deadlines[c.slot] = this.#idleDeadline();
     }
   }
 
@@ -1050,7 +1061,10 @@ class Server implements HttpServer {
     if (total === 0) return;
     let written: number;
     const single = this.#single;
-    if (single !== null) {
+    if (c.output !== null) {
+      // Earlier output still waits for the client: queue behind it, never around it.
+      written = 0;
+    } else if (single !== null) {
       written = this.#send(c.fd, single as Uint8Array<ArrayBuffer>);
     } else if (this.#segments.length === 0) {
       written = this.#send(c.fd, this.#batch.subarray(0, this.#batchLength));
@@ -1094,9 +1108,11 @@ class Server implements HttpServer {
 
   /** Copies the unwritten part of the batch (from byte `written`) into the connection. */
   #keepOutput(c: Conn, written: number, total: number): void {
-    const rest = new Uint8Array(total - written);
+    const pending = c.output === null ? 0 : c.output.length - c.outputOffset;
+    const rest = new Uint8Array(pending + total - written);
+    if (pending > 0) rest.set(c.output!.subarray(c.outputOffset));
     let skip = written;
-    let at = 0;
+    let at = pending;
     const take = (piece: Uint8Array): void => {
       if (skip >= piece.length) {
         skip -= piece.length;
@@ -1126,17 +1142,17 @@ class Server implements HttpServer {
     }
     c.outputOffset += r;
     if (c.outputOffset < output.length) {
-      if (r > 0) c.deadline = this.#idleDeadline();
+      if (r > 0) this.#deadlines[c.slot] = this.#idleDeadline();
       return;
     }
     c.output = null;
     c.outputOffset = 0;
-    if ((c.flags & F_CLOSE_AFTER) !== 0) {
-      this.#closeAfterReply(c);
+    if (c.state === S_HANDLER) {
+      this.#setInterest(c, 0); // its answer comes later
       return;
     }
-    if (c.state === S_HANDLER) {
-      this.#setInterest(c, 0);
+    if ((c.flags & F_CLOSE_AFTER) !== 0) {
+      this.#closeAfterReply(c);
       return;
     }
     this.#resume(c);
@@ -1159,7 +1175,7 @@ class Server implements HttpServer {
     sysShutdown(c.fd, SHUT_WR);
     this.#dropTail(c);
     c.state = S_LINGER;
-    c.deadline = this.#now + this.#lingerMs;
+    this.#deadlines[c.slot] = this.#now + this.#lingerMs;
     this.#setInterest(c, Interest.READABLE);
   }
 
@@ -1177,6 +1193,7 @@ class Server implements HttpServer {
     const last = live.pop()!;
     if (last !== c) {
       live[c.slot] = last;
+      this.#deadlines[c.slot] = this.#deadlines[last.slot]!;
       last.slot = c.slot;
     }
     this.#dropTail(c);
@@ -1206,10 +1223,12 @@ class Server implements HttpServer {
   #sweep = (): void => {
     const now = this.#now = Date.now();
     const live = this.#live;
+    const deadlines = this.#deadlines;
     // Backwards: closing swaps the last connection into the closed one's slot.
     for (let i = live.length - 1; i >= 0; i--) {
-      const c = live[i];
-      if (c === undefined || c.deadline === 0 || c.deadline > now) continue;
+      const deadline = deadlines[i]!;
+      if (deadline === 0 || deadline > now) continue;
+      const c = live[i]!;
       try {
         this.#expire(c);
       } catch (error) {
@@ -1237,7 +1256,7 @@ class Server implements HttpServer {
         return;
       }
       this.#dropTail(c);
-      this.#reject(408);
+      this.#reject(c, 408);
       c.flags |= F_CLOSE_AFTER | F_LINGER;
       this.#flush(c);
       if (c.fd < 0) return;

@@ -34,7 +34,14 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
-/** Routes for the tests: `/`, `/echo`, `/path/...` (echoes the target), `/slow`, `/throw`. */
+/**
+ * 900 KiB: more than a fresh loopback connection whose client does not read takes at once (about
+ * 128 KiB of receive buffer, 16 KiB of send buffer), less than the server's batch limit (1 MiB),
+ * so the answers after it are parsed in the same batch and must queue behind it.
+ */
+const BIG = new Uint8Array(900 << 10).fill(98);
+
+/** Routes: `/`, `/echo`, `/path/...` (echoes the target), `/slow`, `/throw`, `/big`. */
 function testHandler(
   gate: { slow?: Deferred } = {},
 ): (r: HttpRequest) => HttpResponse | Promise<HttpResponse> {
@@ -48,6 +55,7 @@ function testHandler(
       return (gate.slow?.promise ?? Promise.resolve()).then(() => ({ body: `slow ${target}` }));
     }
     if (path === "/throw") throw new Error("handler failure (expected by the test)");
+    if (path === "/big") return { body: BIG };
     return { status: 404, body: "not found\n" };
   };
 }
@@ -217,6 +225,45 @@ Deno.test("pipelined responses stay in order around an async handler", async () 
     assert.equal((await client.response())?.body, "/path/2");
     assert.equal((await client.response())?.body, "slow /slow?3");
     assert.equal((await client.response())?.body, "/path/4");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("an answer too big for the socket buffer, then async answers, then a close: all in order", async () => {
+  const gate = { slow: deferred() };
+  await using server = start({ handler: testHandler(gate) });
+  const client = await Client.connect(server);
+  try {
+    await client.write(GET("/big") + GET("/slow?1") + GET("/path/2", "Connection: close\r\n"));
+    await until(() => server.stats().pendingHandlers === 1, "the async handler");
+    gate.slow.resolve(); // answered while the big body still waits for the client to read
+    await until(() => server.stats().pendingHandlers === 0, "the async handler to finish");
+    const big = await client.response();
+    assert.equal(big?.body.length, BIG.length);
+    assert.equal((await client.response())?.body, "slow /slow?1");
+    const last = await client.response();
+    assert.equal(last?.body, "/path/2");
+    assert.equal(last?.headers.get("connection"), "close");
+    assert.equal(await client.closedByServer(), true);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("an async answer to a Connection: close request is sent before the close", async () => {
+  const gate = { slow: deferred() };
+  await using server = start({ handler: testHandler(gate) });
+  const client = await Client.connect(server);
+  try {
+    await client.write(GET("/slow", "Connection: close\r\n") + GET("/path/never"));
+    await until(() => server.stats().pendingHandlers === 1, "the async handler");
+    gate.slow.resolve();
+    const r = await client.response();
+    assert.equal(r?.body, "slow /slow");
+    assert.equal(r?.headers.get("connection"), "close");
+    assert.equal(await client.closedByServer(), true);
+    assert.equal(server.stats().requests, 1);
   } finally {
     client.close();
   }
