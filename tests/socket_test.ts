@@ -35,6 +35,7 @@ import {
 import { fdCount, tcpPair } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime: create it before any baseline
+const baseline = fdCount();
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -823,7 +824,8 @@ Deno.test("500 connections opened and closed leave no descriptor behind", async 
   assert.deepEqual(stillOpen(mine), []);
 });
 
-Deno.test("every socket this file opened is closed", () => {
+Deno.test("every socket this file opened is closed, and the fd count is back to its start", () => {
   assert.ok(created.length > 1000);
   assert.deepEqual(stillOpen(), []);
+  assert.equal(fdCount(), baseline);
 });
