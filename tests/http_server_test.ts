@@ -602,6 +602,39 @@ Deno.test("the header deadline of a later request starts at its first byte, not 
   }
 });
 
+Deno.test("aborting the signal option shuts the server down", async () => {
+  const controller = new AbortController();
+  const server = start({ signal: controller.signal });
+  const client = await Client.connect(server);
+  try {
+    await client.write(GET("/"));
+    assert.equal((await client.response())?.status, 200);
+    controller.abort();
+    assert.equal(server.stats().shuttingDown, true);
+    assert.equal(await client.closedByServer(), true);
+    await server.finished;
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("the access log gets one line per answer, rejections included", async () => {
+  const lines: string[] = [];
+  await using server = start({ accessLog: (line) => lines.push(line) });
+  const client = await Client.connect(server);
+  try {
+    await client.write(GET("/path/logged?x=1") + "BAD REQUEST LINE\r\n\r\n");
+    assert.equal((await client.response())?.status, 200);
+    assert.equal((await client.response())?.status, 400);
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^127\.0\.0\.1:\d+ "GET \/path\/logged\?x=1 HTTP\/1\.1" 200 \d+$/);
+    assert.match(lines[1]!, /^127\.0\.0\.1:\d+ - 400 \d+$/);
+  } finally {
+    client.close();
+  }
+});
+
 Deno.test("bad options throw before anything is bound", () => {
   assert.throws(() => serveHttp({} as ServeHttpOptions), TypeError);
   assert.throws(() => start({ maxConnections: 0 }), RangeError);
