@@ -344,6 +344,32 @@ export function check(r: number, syscall: string): number {
   return r;
 }
 
+// size_t arguments are bigints. A server passes the same few lengths again and again (its read
+// buffer's size, a fixed response's length), so the last conversion is kept, one slot for reads and
+// one for writes: it saves a BigInt allocation per call (half of a hot server's garbage).
+let readLen = -1;
+let readBig = 0n;
+let writeLen = -1;
+let writeBig = 0n;
+
+/** `min(n, MAX_IO)` as a bigint, cached for repeated read lengths. */
+function readSize(n: number): bigint {
+  if (n !== readLen) {
+    readLen = n;
+    readBig = BigInt(n < MAX_IO ? n : MAX_IO);
+  }
+  return readBig;
+}
+
+/** `min(n, MAX_IO)` as a bigint, cached for repeated write lengths. */
+function writeSize(n: number): bigint {
+  if (n !== writeLen) {
+    writeLen = n;
+    writeBig = BigInt(n < MAX_IO ? n : MAX_IO);
+  }
+  return writeBig;
+}
+
 // Each wrapper returns the result, or -errno on failure. Lengths are taken from the buffers
 // themselves, so a length can never exceed the memory it describes.
 
@@ -430,28 +456,28 @@ export function sysGetsockopt(
 export function sysRecv(fd: number, buf: Uint8Array<ArrayBuffer>, flags: number): number {
   const s = lib ? lib.symbols : load();
   const n = buf.byteLength;
-  return ret(s.recv(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO), flags));
+  return ret(s.recv(fd, buf, readSize(n), flags));
 }
 
 /** send(2) of the whole of `buf` (at most MAX_IO bytes). */
 export function sysSend(fd: number, buf: Uint8Array<ArrayBuffer>, flags: number): number {
   const s = lib ? lib.symbols : load();
   const n = buf.byteLength;
-  return ret(s.send(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO), flags));
+  return ret(s.send(fd, buf, writeSize(n), flags));
 }
 
 /** read(2) into the whole of `buf` (at most MAX_IO bytes). */
 export function sysRead(fd: number, buf: Uint8Array<ArrayBuffer>): number {
   const s = lib ? lib.symbols : load();
   const n = buf.byteLength;
-  return ret(s.read(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO)));
+  return ret(s.read(fd, buf, readSize(n)));
 }
 
 /** write(2) of the whole of `buf` (at most MAX_IO bytes). */
 export function sysWrite(fd: number, buf: Uint8Array<ArrayBuffer>): number {
   const s = lib ? lib.symbols : load();
   const n = buf.byteLength;
-  return ret(s.write(fd, buf, BigInt(n < MAX_IO ? n : MAX_IO)));
+  return ret(s.write(fd, buf, writeSize(n)));
 }
 
 /** pread(2) into the whole of `buf` from file offset `offset`. */
