@@ -27,7 +27,6 @@ import {
 } from "../ffi/constants.ts";
 import { fail, sysGetsockopt, sysSetsockopt } from "../ffi/libc.ts";
 import {
-  decodeInt,
   decodeLinger,
   decodeTcpInfo,
   encodeLinger,
@@ -53,7 +52,7 @@ export function setIntOption(fd: number, level: number, name: number, value: num
 export function getIntOption(fd: number, level: number, name: number): number {
   const r = sysGetsockopt(fd, level, name, intBuf, lenBuf);
   if (r < 0) throw fail(r, "getsockopt");
-  return decodeInt(intBuf);
+  return intView.getInt32(0, true);
 }
 
 function checkBool(name: string, on: unknown): void {
@@ -61,7 +60,8 @@ function checkBool(name: string, on: unknown): void {
 }
 
 function checkInt(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+  if (typeof v !== "number") throw new TypeError(`${name} expects a number, got ${typeof v}`);
+  if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${String(v)}`);
   }
   return v;
@@ -220,7 +220,7 @@ export function setNotSentLowat(fd: number, bytes: number): void {
     checkInt("setNotSentLowat", bytes, 0, 0x7fffffff),
   );
 }
-/** Reads TCP_NOTSENT_LOWAT (0xffffffff as -1 means "unset" on Linux; reported as-is). */
+/** Reads TCP_NOTSENT_LOWAT in bytes (0 when unset: the sysctl net.ipv4.tcp_notsent_lowat applies). */
 export function notSentLowat(fd: number): number {
   return getIntOption(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
 }
@@ -293,6 +293,32 @@ const OPTIONS: Record<keyof TuneSettings, OptionPair> = {
   notSentLowat: [setNotSentLowat, notSentLowat],
 };
 
+const bool = (name: string) => (v: unknown): void => checkBool(name, v);
+const VALIDATE: Record<keyof TuneSettings, (v: unknown) => void> = {
+  noDelay: bool("noDelay"),
+  cork: bool("cork"),
+  quickAck: bool("quickAck"),
+  reuseAddress: bool("reuseAddress"),
+  reusePort: bool("reusePort"),
+  sendBufferSize: (v) => void checkInt("sendBufferSize", v, 1, 0x7fffffff),
+  recvBufferSize: (v) => void checkInt("recvBufferSize", v, 1, 0x7fffffff),
+  keepAlive: (v) => {
+    if (typeof v === "boolean") return;
+    if (typeof v !== "object" || v === null) {
+      throw new TypeError("keepAlive expects a boolean or { idleSec, intervalSec, count }");
+    }
+    const k = v as KeepAlive;
+    if (k.idleSec !== undefined) checkInt("keepAlive.idleSec", k.idleSec, 1, 32767);
+    if (k.intervalSec !== undefined) checkInt("keepAlive.intervalSec", k.intervalSec, 1, 32767);
+    if (k.count !== undefined) checkInt("keepAlive.count", k.count, 1, 127);
+  },
+  linger: (v) => {
+    if (v !== null) checkInt("linger", v, 0, 65535);
+  },
+  userTimeoutMs: (v) => void checkInt("userTimeoutMs", v, 0, 0x7fffffff),
+  notSentLowat: (v) => void checkInt("notSentLowat", v, 0, 0x7fffffff),
+};
+
 function sameValue(requested: unknown, after: unknown): boolean {
   if (typeof requested === "object" && requested !== null) {
     if (typeof after !== "object" || after === null) return false;
@@ -307,10 +333,18 @@ function sameValue(requested: unknown, after: unknown): boolean {
 
 /** Applies `settings` to the socket `fd` and reports before -> after for each option. */
 export function tuneFd(fd: number, settings: TuneSettings): TuneChange[] {
+  if (typeof settings !== "object" || settings === null) {
+    throw new TypeError("tune expects a settings object");
+  }
+  // Validate every value before the first syscall, so bad input changes nothing.
+  for (const key of Object.keys(settings) as (keyof TuneSettings)[]) {
+    if (!OPTIONS[key]) throw new TypeError(`unknown socket option: ${String(key)}`);
+    const v = settings[key];
+    if (v !== undefined) VALIDATE[key](v);
+  }
   const changes: TuneChange[] = [];
   for (const key of Object.keys(settings) as (keyof TuneSettings)[]) {
-    const pair = OPTIONS[key];
-    if (!pair) throw new TypeError(`unknown socket option: ${String(key)}`);
+    const pair = OPTIONS[key]!;
     const requested = settings[key];
     if (requested === undefined) continue;
     const [set, get] = pair;

@@ -464,3 +464,16 @@ Deno.test("tune() with nothing to do, an unknown option or a bad value", async (
 Deno.test("sockopt tests leave the process's fd count where it started", () => {
   assert.equal(fdCount(), baseline);
 });
+
+Deno.test("tune() validates every value before the first syscall: bad input changes nothing", async () => {
+  await using p = await tcpPair();
+  const before = p.client.noDelay();
+  assert.throws(() => p.client.tune({ noDelay: !before, sendBufferSize: -1 }), RangeError);
+  assert.equal(p.client.noDelay(), before, "noDelay must not have been applied");
+  assert.throws(
+    () => p.client.tune({ noDelay: !before, linger: "5" as unknown as number }),
+    TypeError,
+  );
+  assert.equal(p.client.noDelay(), before);
+  assert.throws(() => p.client.setSendBufferSize("65536" as unknown as number), TypeError);
+});
