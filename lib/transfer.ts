@@ -102,6 +102,8 @@ export interface TransferStats {
   pipesReused: number;
   /** Pipes idle in the pool now (each holds two descriptors). */
   pipesIdle: number;
+  /** Times a transfer waited for readiness after the kernel said EAGAIN. */
+  readinessWaits: number;
 }
 
 const stats: TransferStats = {
@@ -118,6 +120,7 @@ const stats: TransferStats = {
   pipesCreated: 0,
   pipesReused: 0,
   pipesIdle: 0,
+  readinessWaits: 0,
 };
 
 /**
@@ -431,6 +434,7 @@ async function sendByKernel(
     if (r === 0) throw shrunk(handle, offset + sent);
     if (r === -EAGAIN) {
       streak = 0;
+      stats.readinessWaits++;
       await out.waitWritable(
         signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true },
       );
@@ -470,6 +474,7 @@ async function sendByCopy(
       const w = out.tryWrite(chunk); // MSG_NOSIGNAL; 0 = would block
       if (w === 0) {
         streak = 0;
+        stats.readinessWaits++;
         await out.waitWritable(signal ? { signal } : {});
         continue;
       }
@@ -601,6 +606,7 @@ export async function writev(
       continue;
     }
     if (r === -EAGAIN) {
+      stats.readinessWaits++;
       await out.waitWritable(
         signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true },
       );
@@ -833,6 +839,7 @@ async function spliceThrough(
     streak = 0;
     // No progress: with bytes in the pipe, `to` is full (its splice said EAGAIN); otherwise the
     // pipe is empty and `from` said EAGAIN. Either way an edge will come for the one we wait on.
+    stats.readinessWaits++;
     if (inPipe > 0) await to.waitWritable({ ...wait, afterWouldBlock: true });
     else await from.waitReadable({ ...wait, afterWouldBlock: true });
   }
@@ -855,6 +862,7 @@ async function copyByBuffer(
     if (n === null) break;
     if (n === 0) {
       streak = 0;
+      stats.readinessWaits++;
       await from.waitReadable(wait);
       continue;
     }
@@ -863,6 +871,7 @@ async function copyByBuffer(
       const w = to.tryWrite(chunk);
       if (w === 0) {
         streak = 0;
+        stats.readinessWaits++;
         await to.waitWritable(wait);
         continue;
       }

@@ -1,0 +1,164 @@
+/*
+ * C reference peers for bench/load/transfer_compare.ts: what the kernel allows, with no runtime
+ * in the way. Built by the comparison with `cc -O2` when a compiler is there.
+ *
+ *   reference send HOST PORT FILE REPEAT   connect, print "ready", wait for "go" on stdin,
+ *                                          sendfile(2) the file REPEAT times (blocking socket),
+ *                                          print "sent N", close, exit when stdin closes
+ *   reference proxy HOST UPSTREAM_PORT     listen on an ephemeral port, print "listening on P",
+ *                                          relay each connection to UPSTREAM_PORT with
+ *                                          splice(2) through a 1 MiB pipe per direction, one
+ *                                          blocking thread per direction (the textbook version),
+ *                                          print "relayed A B"; exit when stdin closes
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int connect_to(const char *host, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  inet_pton(AF_INET, host, &a.sin_addr);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    perror("connect");
+    exit(1);
+  }
+  return fd;
+}
+
+static void wait_line(const char *word) {
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    if (strcmp(line, word) == 0) return;
+  }
+  exit(0);
+}
+
+static int send_main(const char *host, int port, const char *path, int repeat) {
+  int sock = connect_to(host, port);
+  printf("ready\n");
+  fflush(stdout);
+  wait_line("go");
+  long long total = 0;
+  for (int i = 0; i < repeat; i++) {
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (f < 0 || fstat(f, &st) < 0) {
+      perror("open");
+      return 1;
+    }
+    off_t off = 0;
+    while (off < st.st_size) {
+      ssize_t n = sendfile(sock, f, &off, st.st_size - off);
+      if (n <= 0) {
+        perror("sendfile");
+        return 1;
+      }
+      total += n;
+    }
+    close(f);
+  }
+  printf("sent %lld\n", total);
+  fflush(stdout);
+  close(sock);
+  wait_line("\x01"); /* until stdin closes */
+  return 0;
+}
+
+struct direction {
+  int from, to;
+  long long moved;
+};
+
+static void *relay(void *arg) {
+  struct direction *d = arg;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return NULL;
+  fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+  for (;;) {
+    ssize_t n = splice(d->from, NULL, p[1], NULL, 1 << 20, SPLICE_F_MOVE);
+    if (n <= 0) break;
+    while (n > 0) {
+      ssize_t m = splice(p[0], NULL, d->to, NULL, n, SPLICE_F_MOVE);
+      if (m <= 0) goto out;
+      n -= m;
+      d->moved += m;
+    }
+  }
+out:
+  shutdown(d->to, SHUT_WR);
+  close(p[0]);
+  close(p[1]);
+  return NULL;
+}
+
+static const char *g_host;
+static int g_upstream;
+
+static void *serve(void *arg) {
+  int client = (int)(long)arg;
+  int up = connect_to(g_host, g_upstream);
+  struct direction ab = {client, up, 0}, ba = {up, client, 0};
+  pthread_t t;
+  pthread_create(&t, NULL, relay, &ba);
+  relay(&ab);
+  pthread_join(t, NULL);
+  printf("relayed %lld %lld\n", ab.moved, ba.moved);
+  fflush(stdout);
+  close(up);
+  close(client);
+  return NULL;
+}
+
+static void *stdin_watch(void *arg) {
+  (void)arg;
+  wait_line("\x01");
+  exit(0);
+}
+
+static int proxy_main(const char *host, int upstream) {
+  g_host = host;
+  g_upstream = upstream;
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  inet_pton(AF_INET, host, &a.sin_addr);
+  socklen_t len = sizeof a;
+  if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 64) < 0 ||
+      getsockname(l, (struct sockaddr *)&a, &len) < 0) {
+    perror("listen");
+    return 1;
+  }
+  printf("listening on %d\n", ntohs(a.sin_port));
+  fflush(stdout);
+  pthread_t w;
+  pthread_create(&w, NULL, stdin_watch, NULL);
+  for (;;) {
+    int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    pthread_t t;
+    pthread_create(&t, NULL, serve, (void *)(long)c);
+    pthread_detach(t);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc == 6 && strcmp(argv[1], "send") == 0) {
+    return send_main(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+  }
+  if (argc == 4 && strcmp(argv[1], "proxy") == 0) return proxy_main(argv[2], atoi(argv[3]));
+  fprintf(stderr, "usage: reference send HOST PORT FILE REPEAT | reference proxy HOST UPSTREAM\n");
+  return 2;
+}
