@@ -11,6 +11,7 @@ import {
   Reactor,
   sendFile,
   splice,
+  TcpListener,
   type TcpStream,
   transferStats,
   writev,
@@ -20,6 +21,7 @@ import { sysFstat } from "../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../ffi/structs.ts";
 import { ClosedError } from "../lib/fd.ts";
 import { fdCount, tcpPair } from "./helpers.ts";
+import { formatBytes, progressLine } from "../examples/send_file.ts";
 
 Reactor.default(); // owns its descriptors for the process lifetime: open it before the baseline
 let tempDir: string | undefined;
@@ -755,6 +757,48 @@ export async function transferCycleForChild(path: string, cycles: number): Promi
   const after = transferFds(path);
   console.log(JSON.stringify({ cycles, before, after, stats: transferStats() }));
 }
+
+// ---------------------------------------------------------------------------------------------
+// examples/send_file.ts
+
+Deno.test("send_file example: sends the file byte-exact; no progress bar when stdout is a pipe", async () => {
+  const data = randomBytes(9 * 1024 * 1024 + 1); // over the bar's 8 MiB threshold
+  const path = await tempFile("example.bin", data);
+  using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      new URL("../examples/send_file.ts", import.meta.url).pathname,
+      "--to",
+      `127.0.0.1:${listener.addr.port}`,
+      path,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    signal: AbortSignal.timeout(60_000),
+  }).spawn();
+  using conn = await listener.accept();
+  const [received, out] = await Promise.all([readAll(conn), child.output()]);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(await sha256(received), await sha256(data));
+  assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^sent ${data.length} bytes in `));
+  assert.equal(new TextDecoder().decode(out.stderr), "");
+});
+
+Deno.test("send_file example: progressLine() draws the bar, the percentage and the sizes", () => {
+  assert.equal(
+    progressLine(5 * 1024 * 1024, 10 * 1024 * 1024, 2, 10),
+    "[#####-----]  50%  5.0 MiB / 10.0 MiB  2.5 MiB/s",
+  );
+  assert.equal(progressLine(0, 0, 0, 4), "[####] 100%  0 B / 0 B  ");
+  assert.equal(formatBytes(1023), "1023 B");
+  assert.equal(formatBytes(1536), "1.5 KiB");
+});
 
 Deno.test("transfer tests clean up their temporary files", async () => {
   closeIdlePipes();
