@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { INCOMPLETE, PARSE_ERROR, ResponseParser } from "../lib/http1.ts";
-import { Reactor, TcpStream, transferStats } from "../mod.ts";
+import { Reactor, TcpStream } from "../mod.ts";
 import { parseRange, serveFiles } from "../examples/file_server.ts";
-import { fdCount } from "./helpers.ts";
+import { assertNoNewFd } from "./helpers.ts";
 
 Reactor.default();
 
@@ -203,24 +203,6 @@ Deno.test("file server: a malformed request gets the parser's error and the conn
     await server.close();
   }
 });
-
-/**
- * Asserts that `attempt` leaves the fd count (less splice's idle pipes, shared process state)
- * unchanged. Other test files run in this process at the same time (--parallel), so up to 5
- * measurements are taken and one clean one passes; a leak shows in all five.
- */
-async function assertNoNewFd(attempt: () => Promise<void>): Promise<void> {
-  const count = (): number => fdCount() - 2 * transferStats().pipesIdle;
-  const seen: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    const before = count();
-    await attempt();
-    const after = count();
-    if (after === before) return;
-    seen.push(`${before} -> ${after}`);
-  }
-  assert.fail(`the fd count changed every time: ${seen.join(", ")}`);
-}
 
 Deno.test("file server: clients leaving mid-body cost nothing and leave no fd open", async () => {
   await assertNoNewFd(async () => {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { TcpListener, TcpStream } from "../mod.ts";
+import assert from "node:assert/strict";
+import { TcpListener, TcpStream, transferStats } from "../mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../ffi/constants.ts";
 import { sysClose, sysFcntl, sysFstat, sysOpen } from "../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../ffi/structs.ts";
@@ -79,4 +80,35 @@ export async function tcpPair(opts: { ipv6?: boolean } = {}): Promise<TcpPair> {
     listener.close();
     throw e;
   }
+}
+
+/** SHA-256 of `bytes` as lower-case hex. */
+export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** `n` random bytes (getRandomValues fills at most 64 KiB per call). */
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+/**
+ * Asserts that `attempt` leaves the fd count unchanged, counting without the pipes idle in
+ * splice's pool (process state that may legitimately grow or shrink meanwhile). Up to 5
+ * measurements are taken and one clean one passes; a leak shows in all five.
+ */
+export async function assertNoNewFd(attempt: () => Promise<void>): Promise<void> {
+  const count = (): number => fdCount() - 2 * transferStats().pipesIdle;
+  const seen: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const before = count();
+    await attempt();
+    const after = count();
+    if (after === before) return;
+    seen.push(`${before} -> ${after}`);
+  }
+  assert.fail(`the fd count changed every time: ${seen.join(", ")}`);
 }

@@ -6,20 +6,9 @@
 import assert from "node:assert/strict";
 import { closeIdlePipes, ErrnoError, proxy, Reactor, TcpStream, transferStats } from "../mod.ts";
 import { parseHostPort, startProxy } from "../examples/tcp_proxy.ts";
-import { fdCount, tcpPair } from "./helpers.ts";
+import { assertNoNewFd, randomBytes, sha256, tcpPair } from "./helpers.ts";
 
 Reactor.default();
-
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function randomBytes(n: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
 
 /** Reads until EOF. */
 async function readToEnd(stream: TcpStream): Promise<Uint8Array<ArrayBuffer>> {
@@ -253,25 +242,6 @@ Deno.test("tcp_proxy: --help prints the usage and exits 0", async () => {
   assert.equal(out.code, 0);
   assert.match(new TextDecoder().decode(out.stdout), /--upstream HOST:PORT/);
 });
-
-/**
- * Asserts that `attempt` leaves the fd count unchanged. Other test files run in this process at
- * the same time (--parallel), so up to 5 measurements are taken and one clean one passes; a leak
- * shows in all five.
- */
-async function assertNoNewFd(attempt: () => Promise<void>): Promise<void> {
-  // splice's idle pipes are shared process state: other files may grow or shrink the pool.
-  const count = (): number => fdCount() - 2 * transferStats().pipesIdle;
-  const seen: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    const before = count();
-    await attempt();
-    const after = count();
-    if (after === before) return;
-    seen.push(`${before} -> ${after}`);
-  }
-  assert.fail(`the fd count changed every time: ${seen.join(", ")}`);
-}
 
 Deno.test("proxy() runs, resets and aborts leave no fd open once idle pipes are closed", async () => {
   await assertNoNewFd(async () => {

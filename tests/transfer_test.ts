@@ -20,7 +20,7 @@ import { S_IFMT, S_IFREG } from "../ffi/constants.ts";
 import { sysFstat } from "../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../ffi/structs.ts";
 import { ClosedError } from "../lib/fd.ts";
-import { fdCount, tcpPair } from "./helpers.ts";
+import { assertNoNewFd, randomBytes, sha256, tcpPair } from "./helpers.ts";
 import { formatBytes, progressLine } from "../examples/send_file.ts";
 
 Reactor.default(); // owns its descriptors for the process lifetime: open it before the baseline
@@ -32,18 +32,6 @@ function dir(): string {
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Random bytes (getRandomValues fills at most 64 KiB per call). */
-function randomBytes(n: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
-}
 
 async function tempFile(name: string, bytes: Uint8Array): Promise<string> {
   const path = `${dir()}/${name}`;
@@ -617,31 +605,6 @@ Deno.test("splice() rejects bad arguments before taking a pipe", async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-/**
- * The fd count less the pipes idle in splice's pool: the pool is process state shared with the
- * other test files running in this process, and it may legitimately grow or shrink meanwhile.
- */
-function fdCountOutsidePool(): number {
-  return fdCount() - 2 * transferStats().pipesIdle;
-}
-
-/**
- * Asserts that `attempt` leaves the fd count unchanged. Other test files run in this process at
- * the same time (--parallel) and may open or close descriptors meanwhile, so up to 5 measurements
- * are taken and one clean one passes; a leak shows in all five.
- */
-async function assertNoNewFd(attempt: () => Promise<void>): Promise<void> {
-  const seen: string[] = [];
-  for (let i = 0; i < 5; i++) {
-    const before = fdCountOutsidePool();
-    await attempt();
-    const after = fdCountOutsidePool();
-    if (after === before) return;
-    seen.push(`${before} -> ${after}`);
-  }
-  assert.fail(`the fd count changed every time: ${seen.join(", ")}`);
-}
 
 /** One of everything: transfers that end well, aborted ones, and ones hitting a reset peer. */
 async function transferCycle(data: Uint8Array<ArrayBuffer>, path: string): Promise<void> {
