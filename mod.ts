@@ -27,6 +27,8 @@ export { ErrnoError } from "./ffi/errno.ts";
 export type { SocketAddress, TcpInfo } from "./ffi/structs.ts";
 export { ClosedError } from "./lib/fd.ts";
 export {
+  DEFAULT_TURN_BUDGET,
+  DEFAULT_YIELD_INTERVAL_MS,
   Interest,
   interestToEpoll,
   type ParkingDesign,
@@ -52,6 +54,7 @@ export {
 } from "./lib/socket.ts";
 export type { KeepAlive, Linger, TuneChange, TuneSettings } from "./lib/sockopt.ts";
 export {
+  BUDGET_UNIT_BYTES,
   closeIdlePipes,
   FileHandle,
   openFile,
@@ -66,7 +69,6 @@ export {
   transferStats,
   writev,
   type WritevOptions,
-  YIELD_BYTES,
 } from "./lib/transfer.ts";
 export {
   type AcquireOptions,

@@ -10,9 +10,28 @@
  * eventfd: the parked wait never consumes an inner event, so edge-triggered and one-shot
  * registrations stay exact, and the buffer handed to a parked wait is never the dispatch buffer.
  *
- * Two parking designs are implemented and measured (bench/reactor_bench.ts): a `nonblocking` FFI
- * epoll_wait on Deno's blocking pool, and a Worker blocked in a synchronous epoll_wait that signals
- * through `Atomics.waitAsync`.
+ * Two parking designs are implemented and measured (bench/load/wake_latency.ts): a `nonblocking`
+ * FFI epoll_wait on Deno's blocking pool, and a Worker blocked in a synchronous epoll_wait that
+ * signals through `Atomics.waitAsync`.
+ *
+ * Fairness with Deno's own I/O (bench/load/fairness_compare.ts). Deno runs JS on a tokio
+ * current-thread runtime whose `event_interval` is 61: while a task keeps waking itself (a pending
+ * `setImmediate` makes Deno's event loop do so), tokio polls its I/O driver only once every 61 task
+ * polls. A reactor that pumps with `setImmediate` alone therefore lets Deno's own sockets
+ * (Deno.serve, fetch, Deno.listen) progress once every ~61 turns: an in-process fetch took 159 ms
+ * under a busy netio echo. Two rules keep Deno's I/O responsive while netio is saturated:
+ * - **A turn budget** (`turnBudget`, default {@linkcode DEFAULT_TURN_BUDGET}): one turn dispatches
+ *   at most that many events, and the operations that complete without waiting (a read on a socket
+ *   known to be readable, a sendfile step) spend from the same budget; once it is spent they wait
+ *   for the next turn (tokio's coop budget). One turn stays short, microtask chains included.
+ * - **A periodic yield** (`yieldIntervalMs`, default {@linkcode DEFAULT_YIELD_INTERVAL_MS}): after
+ *   that much busy time without the runtime thread parking, the next turn goes through the parker
+ *   with the waker already set instead of through `setImmediate`. The JS event loop then has nothing
+ *   to run, tokio parks on its driver and polls Deno's sockets, and the parked wait returns at once.
+ *   Measured candidates (.tmp-free: bench/load/fairness_compare.ts prints them): a `nonblocking`
+ *   FFI round trip or a Worker's `Atomics.notify` cost ~30 us per yield; `setTimeout(0)` and an
+ *   `Atomics.waitAsync` timeout cost ~1 ms (Deno rounds timers up to 1 ms); `setImmediate` and
+ *   microtasks never park the thread at all.
  *
  * Stale events: the epoll data word carries (fd, generation); an event whose generation no longer
  * matches the fd's current registration is dropped, so a reused fd number never sees its
@@ -240,6 +259,18 @@ export class Registration {
 /** How an idle reactor waits for the next event. */
 export type ParkingDesign = "nonblocking" | "worker";
 
+/**
+ * Default {@linkcode ReactorOptions.turnBudget}: events dispatched plus operations completed
+ * without waiting, per reactor turn. Chosen by measurement (bench/load/fairness_compare.ts).
+ */
+export const DEFAULT_TURN_BUDGET = 64;
+
+/**
+ * Default {@linkcode ReactorOptions.yieldIntervalMs}: the most busy time between two turns that
+ * let Deno's runtime poll its own I/O. Chosen by measurement (bench/load/fairness_compare.ts).
+ */
+export const DEFAULT_YIELD_INTERVAL_MS = 0.5;
+
 /** Options of {@linkcode Reactor}. */
 export interface ReactorOptions {
   /** Events taken per poll (default 1024). */
@@ -253,6 +284,19 @@ export interface ReactorOptions {
   parking?: ParkingDesign;
   /** Called when a readiness callback throws; the reactor keeps serving (default console.error). */
   onError?: (error: unknown, fd: number) => void;
+  /**
+   * The work one turn may do (default {@linkcode DEFAULT_TURN_BUDGET}): events dispatched, plus
+   * socket operations that complete without waiting for readiness. Past it, operations wait for
+   * the next turn, so a turn (its microtasks included) stays short. An integer in 1..65536.
+   */
+  turnBudget?: number;
+  /**
+   * While the reactor is busy, the most milliseconds between two yields that let Deno's runtime
+   * park and poll its own I/O (Deno.serve, fetch, Deno.listen). Default
+   * {@linkcode DEFAULT_YIELD_INTERVAL_MS}; 0 yields every turn; `Infinity` never yields (Deno's
+   * sockets then progress only every ~61 turns while netio is saturated).
+   */
+  yieldIntervalMs?: number;
 }
 
 /** Counters of a reactor, from {@linkcode Reactor.stats}. */
@@ -275,6 +319,15 @@ export interface ReactorStats {
   callbackErrors: number;
   /** Pending `readable`/`writable` waits. */
   pendingWaits: number;
+  /** Turns that ended in a yield to Deno's runtime (see {@linkcode ReactorOptions.yieldIntervalMs}). */
+  yields: number;
+  /**
+   * Turns cut short by the budget: the dispatch limit was reached, or an operation had to wait for
+   * the next turn (see {@linkcode ReactorOptions.turnBudget}).
+   */
+  budgetCutoffs: number;
+  /** Operations that waited for the next turn because the turn's budget was spent. */
+  deferredOperations: number;
 }
 
 interface Waiter {
@@ -314,6 +367,16 @@ export class Reactor {
   #generation = 0;
   #maxEvents: number;
   #spinBeforePark: number;
+  #turnBudget: number;
+  #yieldIntervalMs: number;
+  // What is left of this turn's budget, and whether this turn was already counted as cut short.
+  #budgetLeft: number;
+  #turnCut = false;
+  // When the runtime thread last parked (a park or a yield returned), in performance.now() ms.
+  #lastRuntimePoll = 0;
+  // Operations deferred to the next turn: one shared promise per turn, holding one ref.
+  #nextTurn: Promise<void> | undefined;
+  #releaseNextTurn: (() => void) | undefined;
   #events: Uint8Array<ArrayBuffer>;
   #view: DataView;
   #evSize: number;
@@ -325,17 +388,30 @@ export class Reactor {
   #onError: (error: unknown, fd: number) => void;
   #parking: ParkingDesign;
   #parker: Parker | undefined;
-  // Loop state: "idle" (nothing scheduled), "spinning" (a setImmediate pump is due), "parked".
-  #state: "idle" | "spinning" | "parked" = "idle";
+  // Loop state: "idle" (nothing scheduled), "spinning" (a setImmediate pump is due), "running"
+  // (inside a pump: its end decides what comes next), "parked" (a park or a yield is pending).
+  #state: "idle" | "spinning" | "running" | "parked" = "idle";
   #emptyPolls = 0;
   #waitSources = new Map<number, WaitSource>();
   #pendingWaits = 0;
-  #stats = { polls: 0, events: 0, parks: 0, unparks: 0, wakes: 0, staleEvents: 0, cbErrors: 0 };
+  #stats = {
+    polls: 0,
+    events: 0,
+    parks: 0,
+    unparks: 0,
+    wakes: 0,
+    staleEvents: 0,
+    cbErrors: 0,
+    yields: 0,
+    budgetCutoffs: 0,
+    deferred: 0,
+  };
   #pump = (): void => this.#runPump();
   #onUnpark = (): void => {
     this.#stats.unparks++;
     this.#state = "idle";
     if (this.#closed) return;
+    this.#lastRuntimePoll = performance.now();
     this.#drainWaker();
     this.#emptyPolls = 0;
     this.#runPump();
@@ -355,7 +431,22 @@ export class Reactor {
     if (parking !== "nonblocking" && parking !== "worker") {
       throw new TypeError(`parking must be "nonblocking" or "worker", got ${String(parking)}`);
     }
+    const turnBudget = options.turnBudget ?? DEFAULT_TURN_BUDGET;
+    if (!Number.isInteger(turnBudget) || turnBudget < 1 || turnBudget > 65536) {
+      throw new RangeError(`turnBudget must be an integer in 1..65536, got ${turnBudget}`);
+    }
+    const yieldIntervalMs = options.yieldIntervalMs ?? DEFAULT_YIELD_INTERVAL_MS;
+    if (
+      typeof yieldIntervalMs !== "number" || Number.isNaN(yieldIntervalMs) || yieldIntervalMs < 0
+    ) {
+      throw new RangeError(
+        `yieldIntervalMs must be a number >= 0 (Infinity: never), got ${String(yieldIntervalMs)}`,
+      );
+    }
     if (parking === "worker") checkWorkerPermission();
+    this.#turnBudget = turnBudget;
+    this.#budgetLeft = turnBudget;
+    this.#yieldIntervalMs = yieldIntervalMs;
     this.#maxEvents = maxEvents;
     this.#spinBeforePark = spin;
     this.#parking = parking;
@@ -499,13 +590,55 @@ export class Reactor {
     const before = this.#refs;
     this.#refs += delta;
     if (before === 0 && this.#refs > 0 && this.#state === "idle" && !this.#closed) {
-      this.#emptyPolls = 0;
-      this.#state = "spinning";
-      setImmediate(this.#pump);
+      this.#startPumping();
     } else if (this.#refs === 0 && this.#state === "parked") {
       // Nothing keeps us alive any more: release the parked wait so the process can exit.
       this.wake();
     }
+  }
+
+  /** Schedules a turn from the idle state: the runtime was free until now. */
+  #startPumping(): void {
+    this.#emptyPolls = 0;
+    this.#lastRuntimePoll = performance.now();
+    this.#state = "spinning";
+    setImmediate(this.#pump);
+  }
+
+  /**
+   * @internal Takes `units` of this turn's budget for an operation about to complete without
+   * waiting for readiness (the last operation of a turn may overdraw it). False when the budget is
+   * spent: await {@linkcode Reactor.nextTurn} first.
+   */
+  spend(units = 1): boolean {
+    if (this.#budgetLeft > 0) {
+      this.#budgetLeft -= units;
+      return true;
+    }
+    this.#cutTurn();
+    return false;
+  }
+
+  /**
+   * @internal Resolves at the start of the next turn, when the budget is full again (after a yield
+   * to the runtime when one is due). Keeps the process alive until then. Shared by every caller
+   * of one turn: no allocation per deferred operation.
+   */
+  nextTurn(): Promise<void> {
+    this.#stats.deferred++;
+    if (this.#nextTurn) return this.#nextTurn;
+    if (this.#closed) return Promise.reject(new ClosedError("reactor turn"));
+    this.#nextTurn = new Promise<void>((resolve) => this.#releaseNextTurn = resolve);
+    this.#addRef(1);
+    if (this.#state === "parked") this.wake();
+    else if (this.#state === "idle") this.#startPumping();
+    return this.#nextTurn;
+  }
+
+  #cutTurn(): void {
+    if (this.#turnCut) return;
+    this.#turnCut = true;
+    this.#stats.budgetCutoffs++;
   }
 
   /** Wakes a parked reactor (writes the eventfd). Cheap; safe to call at any time. */
@@ -521,9 +654,15 @@ export class Reactor {
 
   /** Runs one synchronous poll and dispatch now. Returns the number of events dispatched. */
   poll(): number {
+    return this.#dispatch(this.#maxEvents);
+  }
+
+  #dispatch(limit: number): number {
     if (this.#closed) return 0;
     const epfd = this.#epfd;
-    let n = sysEpollWait(epfd, this.#events, this.#maxEvents, 0);
+    // Fewer slots than ready fds is safe: epoll keeps the rest on its ready list (edge-triggered
+    // ones included) and hands them out first on the next call.
+    let n = sysEpollWait(epfd, this.#events, limit, 0);
     this.#stats.polls++;
     if (n < 0) {
       if (n === -EINTR) return 0;
@@ -561,32 +700,60 @@ export class Reactor {
   }
 
   #runPump(): void {
-    this.#state = "idle";
+    this.#state = "running";
     if (this.#closed) return;
+    // A new turn: a full budget, and the operations deferred by the last one go first.
+    this.#turnCut = false;
+    const limit = Math.min(this.#maxEvents, this.#turnBudget);
+    const release = this.#releaseNextTurn;
+    if (release) {
+      this.#nextTurn = this.#releaseNextTurn = undefined;
+      release();
+      this.#addRef(-1);
+    }
     let n = 0;
     try {
-      n = this.poll();
+      n = this.#dispatch(limit);
     } catch (error) {
       this.#onError(error, this.#epfd);
     }
     if (this.#closed) return;
+    if (n === limit) this.#cutTurn();
+    // The callbacks' continuations run after this turn returns and spend what is left.
+    this.#budgetLeft = this.#turnBudget - n;
     if (this.#refs === 0) {
+      this.#state = "idle";
       this.#parker?.idle();
       return;
     }
-    if (n > 0) this.#emptyPolls = 0;
+    if (n > 0 || release || this.#nextTurn) this.#emptyPolls = 0;
     else this.#emptyPolls++;
-    if (this.#emptyPolls <= this.#spinBeforePark) {
-      this.#state = "spinning";
-      setImmediate(this.#pump);
+    if (this.#emptyPolls > this.#spinBeforePark) {
+      this.#park(false);
       return;
     }
-    this.#park();
+    this.#state = "spinning";
+    const yieldDue = performance.now() - this.#lastRuntimePoll >= this.#yieldIntervalMs;
+    setImmediate(yieldDue ? this.#yieldTurn : this.#pump);
   }
 
-  #park(): void {
+  /**
+   * A turn that only yields: busy for a whole interval, let the runtime park and poll its own I/O
+   * driver. It runs in a turn of its own, after the microtasks of the last dispatch, because the
+   * runtime parks only if its event-loop task is not woken again before it returns: the parked
+   * wait must not complete while JavaScript still runs. The waker is set first, so the wait
+   * returns as soon as the thread has parked (a ~30 us round trip).
+   */
+  #yieldTurn = (): void => {
+    if (this.#closed) return;
+    this.#stats.yields++;
+    sysWrite(this.#wakeFd, this.#wakeValue);
+    this.#park(true);
+  };
+
+  #park(asYield: boolean): void {
     this.#state = "parked";
-    this.#stats.parks++;
+    if (!asYield) this.#stats.parks++;
     if (!this.#parker) {
       this.#parker = this.#parking === "worker"
         ? new WorkerParker(this.#outerFd)
@@ -703,6 +870,9 @@ export class Reactor {
       staleEvents: s.staleEvents,
       callbackErrors: s.cbErrors,
       pendingWaits: this.#pendingWaits,
+      yields: s.yields,
+      budgetCutoffs: s.budgetCutoffs,
+      deferredOperations: s.deferred,
     };
   }
 
@@ -725,6 +895,12 @@ export class Reactor {
       await this.#parker.close();
     }
     this.#closed = true;
+    const release = this.#releaseNextTurn;
+    if (release) {
+      // Deferred operations resume and find their sockets' registrations gone.
+      this.#nextTurn = this.#releaseNextTurn = undefined;
+      release();
+    }
     for (let fd = 0; fd < this.#regs.length; fd++) {
       const reg = this.#regs[fd];
       if (reg) {

@@ -97,6 +97,8 @@ export class BusyError extends Error {
  * Readiness bookkeeping shared by listener and stream: one edge-triggered registration (made the
  * first time a call would block) and at most one waiter per direction.
  */
+const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+
 class IoState {
   readonly reactor: Reactor;
   registration: Registration | undefined;
@@ -174,13 +176,21 @@ class IoState {
     }
   }
 
+  /**
+   * Resolves when an operation in direction `read` may go ahead: at once while the direction is
+   * known ready and the reactor's turn budget lasts, at the next turn when the budget is spent,
+   * otherwise at the next readiness edge. Operations that skip the wait because the direction is
+   * ready call {@linkcode IoState.spend} instead.
+   */
   wait(fd: number, read: boolean, signal: AbortSignal | undefined): Promise<boolean> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (read ? this.readWaiter : this.writeWaiter) {
       return Promise.reject(new BusyError(read ? "read" : "write"));
     }
     this.#ensureRegistered(fd);
-    if (read ? this.readReady : this.writeReady) return Promise.resolve(true);
+    if (read ? this.readReady : this.writeReady) {
+      return this.reactor.spend() ? RESOLVED_TRUE : this.#afterTurn(signal);
+    }
     const want = read ? Interest.READABLE : Interest.WRITABLE;
     if (!(this.interest & want)) this.#setInterest(this.interest | want);
     if (signal === undefined) {
@@ -222,6 +232,20 @@ class IoState {
         signal.addEventListener("abort", onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * For an operation about to run on a direction known ready: resolves at once (undefined) while
+   * the reactor's turn budget lasts, or returns the wait for the next turn.
+   */
+  spend(signal: AbortSignal | undefined): Promise<boolean> | undefined {
+    return this.reactor.spend() ? undefined : this.#afterTurn(signal);
+  }
+
+  async #afterTurn(signal: AbortSignal | undefined): Promise<boolean> {
+    await this.reactor.nextTurn();
+    signal?.throwIfAborted();
+    return true;
   }
 
   cancel(read: boolean, reason: unknown): void {
@@ -417,7 +441,11 @@ export class TcpListener {
   /** Waits for and accepts one connection. Rejects with the signal's reason on abort. */
   async accept(options: { signal?: AbortSignal } = {}): Promise<TcpStream> {
     for (;;) {
-      if (!this.#io.readReady) await this.#io.wait(this.#fd.fd, true, options.signal);
+      const io = this.#io;
+      const turn = io.readReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, true, options.signal);
+      if (turn) await turn;
       const s = this.tryAccept();
       if (s) return s;
     }
@@ -683,7 +711,10 @@ export class TcpStream {
     }
     const io = this.#io;
     for (;;) {
-      if (!io.readReady) await io.wait(this.#fd.fd, true, options.signal);
+      const turn = io.readReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, true, options.signal);
+      if (turn) await turn;
       const n = this.tryRead(b);
       if (n !== 0) return n;
     }
@@ -698,7 +729,10 @@ export class TcpStream {
     }
     const io = this.#io;
     for (;;) {
-      if (!io.writeReady) await io.wait(this.#fd.fd, false, options.signal);
+      const turn = io.writeReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, false, options.signal);
+      if (turn) await turn;
       const n = this.tryWrite(b);
       if (n > 0) return n;
     }
@@ -709,7 +743,10 @@ export class TcpStream {
     let b = checkBuffer(buf, "writeAll");
     const io = this.#io;
     while (b.byteLength > 0) {
-      if (!io.writeReady) await io.wait(this.#fd.fd, false, options.signal);
+      const turn = io.writeReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, false, options.signal);
+      if (turn) await turn;
       const n = this.tryWrite(b);
       b = b.subarray(n);
     }

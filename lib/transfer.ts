@@ -4,8 +4,10 @@
  * (many buffers, one syscall). Bytes move inside the kernel; JavaScript only counts them.
  *
  * Every loop here is the non-blocking kind: call until the kernel says EAGAIN, then wait for the
- * reactor's readiness edge, never a `usleep` spin. A long transfer hands Deno's event loop a
- * macrotask turn every {@linkcode YIELD_BYTES} bytes so it cannot starve timers or other sockets.
+ * reactor's readiness edge, never a `usleep` spin. A fast peer keeps a socket writable, so a loop
+ * might never wait: every step is charged to the reactor's turn budget instead, one unit per
+ * {@linkcode BUDGET_UNIT_BYTES} moved, and waits for the next turn once the budget is spent. Timers,
+ * other sockets and Deno's own I/O keep their turns (see the reactor's module documentation).
  *
  * SIGPIPE: sendfile, writev and splice cannot take MSG_NOSIGNAL, so a write to a reset peer raises
  * SIGPIPE. Deno ignores SIGPIPE for the whole process (the Rust runtime sets it to SIG_IGN before
@@ -18,7 +20,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import {
   F_GETPIPE_SZ,
   F_SETPIPE_SZ,
@@ -52,11 +53,10 @@ import { ClosedError, OwnedFd } from "./fd.ts";
 import type { TcpStream } from "./socket.ts";
 
 /**
- * Bytes a transfer may move in one synchronous streak before it gives Deno's event loop a
- * macrotask turn (`setImmediate`): a fast peer otherwise keeps the socket writable and the loop
- * never awaits.
+ * Bytes a transfer moves per unit of the reactor's turn budget (see `ReactorOptions.turnBudget`):
+ * a 4 MiB sendfile step costs 64 units, as much as 64 socket reads of one event each.
  */
-export const YIELD_BYTES: number = 16 * 1024 * 1024;
+export const BUDGET_UNIT_BYTES: number = 64 * 1024;
 
 /** Buffer size of the read/write fallbacks (when the kernel refuses a zero-copy call). */
 const FALLBACK_CHUNK = 64 * 1024;
@@ -142,8 +142,13 @@ export function transferStats(): TransferStats {
 // Helpers
 
 /** Gives Deno's macrotask queue (timers, other I/O, the reactor's pump) one turn. */
-function yieldTurn(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Charges `bytes` moved without waiting to the turn budget of `stream`'s reactor. Returns the wait
+ * for the next turn when the budget is spent, undefined while it lasts.
+ */
+function charge(stream: TcpStream, bytes: number): Promise<void> | undefined {
+  const reactor = stream.reactor;
+  return reactor.spend(Math.ceil(bytes / BUDGET_UNIT_BYTES)) ? undefined : reactor.nextTurn();
 }
 
 function checkStream(stream: unknown, what: string): TcpStream {
@@ -414,7 +419,6 @@ async function sendByKernel(
   const offBuf = new Uint8Array(8);
   const offView = new DataView(offBuf.buffer);
   let sent = 0;
-  let streak = 0;
   while (sent < total) {
     signal?.throwIfAborted();
     offView.setBigInt64(0, BigInt(offset + sent), true);
@@ -424,16 +428,12 @@ async function sendByKernel(
       sent += r;
       stats.sendFileBytes += r;
       onProgress?.(sent, total);
-      streak += r;
-      if (streak >= YIELD_BYTES && sent < total) {
-        streak = 0;
-        await yieldTurn();
-      }
+      const turn = sent < total ? charge(out, r) : undefined;
+      if (turn) await turn;
       continue;
     }
     if (r === 0) throw shrunk(handle, offset + sent);
     if (r === -EAGAIN) {
-      streak = 0;
       stats.readinessWaits++;
       await out.waitWritable(
         signal ? { signal, afterWouldBlock: true } : { afterWouldBlock: true },
@@ -461,7 +461,6 @@ async function sendByCopy(
   onProgress: ((sent: number, total: number) => void) | undefined,
 ): Promise<number> {
   const buf = new Uint8Array(Math.min(FALLBACK_CHUNK, Math.max(1, total - sent)));
-  let streak = 0;
   while (sent < total) {
     signal?.throwIfAborted();
     const want = Math.min(buf.byteLength, total - sent);
@@ -473,21 +472,17 @@ async function sendByCopy(
     while (chunk.byteLength > 0) {
       const w = out.tryWrite(chunk); // MSG_NOSIGNAL; 0 = would block
       if (w === 0) {
-        streak = 0;
         stats.readinessWaits++;
         await out.waitWritable(signal ? { signal } : {});
         continue;
       }
       chunk = chunk.subarray(w);
       sent += w;
-      streak += w;
       stats.sendFileFallbackBytes += w;
       onProgress?.(sent, total);
     }
-    if (streak >= YIELD_BYTES && sent < total) {
-      streak = 0;
-      await yieldTurn();
-    }
+    const turn = sent < total ? charge(out, n) : undefined;
+    if (turn) await turn;
   }
   return sent;
 }
@@ -783,10 +778,10 @@ async function spliceThrough(
   let moved = 0; // bytes written from the pipe to `to`
   let inPipe = 0;
   let eof = false;
-  let streak = 0;
   while (true) {
     signal?.throwIfAborted();
     let progressed = false;
+    let step = 0; // bytes through the pipe this iteration, in and out, for the turn budget
     // Fill: socket -> pipe. EAGAIN means "no data" only when the pipe is empty: with data in it,
     // the pipe itself may be out of slots (each skb fragment takes one page slot, whatever its
     // size), so readiness is only awaited on `from` once the pipe is drained (below).
@@ -796,6 +791,7 @@ async function spliceThrough(
       if (r > 0) {
         taken += r;
         inPipe += r;
+        step += r;
         report(inPipe);
         progressed = true;
       } else if (r === 0) {
@@ -817,11 +813,11 @@ async function spliceThrough(
       if (r > 0) {
         inPipe -= r;
         moved += r;
+        step += r;
         report(inPipe);
         stats.spliceBytes += r;
         onProgress?.(moved);
         progressed = true;
-        streak += r;
       } else if (r === -EINVAL || r === -ENOSYS) {
         throw fail(r, "splice"); // bytes are in the pipe already: no clean fallback
       } else if (r !== -EAGAIN && r !== -EINTR) {
@@ -830,13 +826,10 @@ async function spliceThrough(
     }
     if (inPipe === 0 && (eof || taken >= length)) return moved;
     if (progressed) {
-      if (streak >= YIELD_BYTES) {
-        streak = 0;
-        await yieldTurn();
-      }
+      const turn = charge(to, step);
+      if (turn) await turn;
       continue;
     }
-    streak = 0;
     // No progress: with bytes in the pipe, `to` is full (its splice said EAGAIN); otherwise the
     // pipe is empty and `from` said EAGAIN. Either way an edge will come for the one we wait on.
     stats.readinessWaits++;
@@ -855,13 +848,11 @@ async function copyByBuffer(
 ): Promise<number> {
   const wait = signal ? { signal } : {};
   const buf = new Uint8Array(FALLBACK_CHUNK);
-  let streak = 0;
   while (moved < length) {
     signal?.throwIfAborted();
     const n = from.tryRead(buf.subarray(0, Math.min(buf.byteLength, length - moved)));
     if (n === null) break;
     if (n === 0) {
-      streak = 0;
       stats.readinessWaits++;
       await from.waitReadable(wait);
       continue;
@@ -870,21 +861,17 @@ async function copyByBuffer(
     while (chunk.byteLength > 0) {
       const w = to.tryWrite(chunk);
       if (w === 0) {
-        streak = 0;
         stats.readinessWaits++;
         await to.waitWritable(wait);
         continue;
       }
       chunk = chunk.subarray(w);
       moved += w;
-      streak += w;
       stats.spliceFallbackBytes += w;
       onProgress?.(moved);
     }
-    if (streak >= YIELD_BYTES) {
-      streak = 0;
-      await yieldTurn();
-    }
+    const turn = charge(to, n);
+    if (turn) await turn;
   }
   return moved;
 }

@@ -31,7 +31,7 @@ import { parseArgs } from "node:util";
 import { IPPROTO_TCP, MSG_NOSIGNAL, TCP_NODELAY } from "../../ffi/constants.ts";
 import { libc } from "../../ffi/libc.ts";
 import { TcpListener, TcpStream } from "../../mod.ts";
-import { type ComparisonContext, type ComparisonRow, comparisonRow } from "./lib.ts";
+import { type ComparisonContext, type ComparisonRow, comparisonRow, median } from "./lib.ts";
 
 /** The budget for the wrapper, ns per call. */
 export const WRAPPER_BUDGET_NS = 50;
@@ -63,12 +63,6 @@ export interface FfiPair {
 }
 
 type Loop = (calls: number) => void;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function timeLoop(loop: Loop, calls: number): number {
   const t0 = performance.now();

@@ -210,6 +210,23 @@ export interface ComparisonModule {
   compare(context: ComparisonContext): Promise<ComparisonRow[]>;
 }
 
+/**
+ * The median of `values` (the mean of the middle two for an even count); NaN when empty. The one
+ * statistic every comparison module reports across its rounds.
+ *
+ * @example
+ * ```ts
+ * import { median } from "./lib.ts";
+ * console.log(median([3, 1, 2]), median([4, 1, 3, 2])); // 2 2.5
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tools: wrk, taskset, CLK_TCK
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import {
   comparisonRow,
   detectPinning,
   killAllServers,
+  median,
   type ServerProcess,
   startServer,
 } from "./lib.ts";
@@ -129,12 +130,6 @@ async function clientRun(
       ? (cpuAfter - cpuBefore) * 1e6 / result.requests
       : NaN,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function medianRun(runs: ClientRun[]): ClientRun {

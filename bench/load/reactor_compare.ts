@@ -15,6 +15,7 @@ import {
   comparisonRow,
   detectPinning,
   killAllServers,
+  median,
   runQuiet,
   type ServerProcess,
   startServer,
@@ -53,11 +54,6 @@ async function echoLoad(
   }
   const run = JSON.parse(result.stdout.trim().split("\n").pop()!) as EchoRun;
   return { run, cpuUsPerMessage: ((after - before) * 1e6) / Math.max(1, run.messages) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   type ComparisonRow,
   comparisonRow,
   detectPinning,
+  median,
   processCpuSeconds,
   processRssBytes,
 } from "./lib.ts";
@@ -357,12 +358,6 @@ export async function runProxy(impl: Implementation, repeat = REPEAT): Promise<T
     await relay?.stop();
     await sink.stop();
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /**
