@@ -374,6 +374,10 @@ export class Reactor {
   #turnCut = false;
   // When the runtime thread last parked (a park or a yield returned), in performance.now() ms.
   #lastRuntimePoll = 0;
+  // The yield in flight (start time, or -1), the cheapest recent yield, and the current streak.
+  #yieldStartedAt = -1;
+  #yieldFloorMs = Infinity;
+  #yieldStreakStart = -1;
   // Operations deferred to the next turn: one shared promise per turn, holding one ref.
   #nextTurn: Promise<void> | undefined;
   #releaseNextTurn: (() => void) | undefined;
@@ -388,6 +392,7 @@ export class Reactor {
   #onError: (error: unknown, fd: number) => void;
   #parking: ParkingDesign;
   #parker: Parker | undefined;
+  #yielder: NonblockingParker | undefined;
   // Loop state: "idle" (nothing scheduled), "spinning" (a setImmediate pump is due), "running"
   // (inside a pump: its end decides what comes next), "parked" (a park or a yield is pending).
   #state: "idle" | "spinning" | "running" | "parked" = "idle";
@@ -411,9 +416,25 @@ export class Reactor {
     this.#stats.unparks++;
     this.#state = "idle";
     if (this.#closed) return;
-    this.#lastRuntimePoll = performance.now();
+    const now = performance.now();
+    this.#lastRuntimePoll = now;
     this.#drainWaker();
     this.#emptyPolls = 0;
+    if (this.#yieldStartedAt >= 0) {
+      const took = now - this.#yieldStartedAt;
+      this.#yieldStartedAt = -1;
+      // The floor is what a yield costs when the runtime finds nothing to do; it may drift up
+      // slowly (a busier machine), and drops at once to any faster yield.
+      this.#yieldFloorMs = Math.min(took, this.#yieldFloorMs * 1.01);
+      // A yield that took well over the floor found Deno's own work (its sockets, its tasks, its
+      // JavaScript) ready: that work usually needs a few more driver polls to finish (a fetch
+      // reads, answers, reads again), so yield again at once, up to one interval in a row.
+      if (took > 2 * this.#yieldFloorMs && now - this.#yieldStreakStart < this.#yieldIntervalMs) {
+        this.#state = "spinning";
+        setImmediate(this.#yieldTurn);
+        return;
+      }
+    }
     this.#runPump();
   };
 
@@ -729,7 +750,7 @@ export class Reactor {
     if (n > 0 || release || this.#nextTurn) this.#emptyPolls = 0;
     else this.#emptyPolls++;
     if (this.#emptyPolls > this.#spinBeforePark) {
-      this.#park(false);
+      this.#park();
       return;
     }
     this.#state = "spinning";
@@ -747,13 +768,22 @@ export class Reactor {
   #yieldTurn = (): void => {
     if (this.#closed) return;
     this.#stats.yields++;
+    const now = performance.now();
+    // A streak starts when the previous turn was not itself a yield.
+    if (now - this.#lastRuntimePoll > 0.05 || this.#yieldStreakStart < 0) {
+      this.#yieldStreakStart = now;
+    }
+    this.#yieldStartedAt = now;
+    this.#state = "parked";
     sysWrite(this.#wakeFd, this.#wakeValue);
-    this.#park(true);
+    // Always the nonblocking round trip, whatever the parking design: a Worker parker may have to
+    // start its thread first (tens of milliseconds), and a yield must come back in microseconds.
+    (this.#yielder ??= new NonblockingParker(this.#outerFd)).park(this.#onUnpark);
   };
 
-  #park(asYield: boolean): void {
+  #park(): void {
     this.#state = "parked";
-    if (!asYield) this.#stats.parks++;
+    this.#stats.parks++;
     if (!this.#parker) {
       this.#parker = this.#parking === "worker"
         ? new WorkerParker(this.#outerFd)
@@ -890,9 +920,10 @@ export class Reactor {
       for (const w of ws.readers) this.#settle(w, err);
       for (const w of ws.writers) this.#settle(w, err);
     }
-    if (this.#parker) {
+    if (this.#parker || this.#yielder) {
       sysWrite(this.#wakeFd, this.#wakeValue);
-      await this.#parker.close();
+      await this.#parker?.close();
+      await this.#yielder?.close();
     }
     this.#closed = true;
     const release = this.#releaseNextTurn;

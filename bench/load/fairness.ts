@@ -185,8 +185,6 @@ const samples = probe === "fetch"
 const echoesDuring = echoes - echoesAtStart;
 await stopLoad();
 const stats = reactor.stats();
-  console.error(JSON.stringify((reactor as unknown as { dbg: unknown }).dbg));
-}
 await reactor.close();
 samples.sort((a, b) => a - b);
 console.log(JSON.stringify({
