@@ -18,20 +18,33 @@
  * current-thread runtime whose `event_interval` is 61: while a task keeps waking itself (a pending
  * `setImmediate` makes Deno's event loop do so), tokio polls its I/O driver only once every 61 task
  * polls. A reactor that pumps with `setImmediate` alone therefore lets Deno's own sockets
- * (Deno.serve, fetch, Deno.listen) progress once every ~61 turns: an in-process fetch took 159 ms
- * under a busy netio echo. Two rules keep Deno's I/O responsive while netio is saturated:
+ * (Deno.serve, fetch, Deno.listen) progress once every ~61 turns: an in-process fetch took 44 ms at
+ * the median under a busy netio echo here, against 0.9 ms under the same load on Deno's sockets.
+ * Three rules keep Deno's I/O responsive while netio is saturated:
  * - **A turn budget** (`turnBudget`, default {@linkcode DEFAULT_TURN_BUDGET}): one turn dispatches
  *   at most that many events, and the operations that complete without waiting (a read on a socket
  *   known to be readable, a sendfile step) spend from the same budget; once it is spent they wait
  *   for the next turn (tokio's coop budget). One turn stays short, microtask chains included.
+ * - **A yield when Deno's I/O is ready** (`yieldOnRuntimeIo`, default on): the reactor holds, in an
+ *   epoll set of its own, the epoll fd of Deno's I/O driver (an epoll fd is pollable, and polling
+ *   it consumes nothing). When it is readable at the start of a turn, Deno's sockets have events
+ *   the runtime has not seen, and the reactor yields instead of dispatching; the turn after a yield
+ *   always dispatches, so each side gets every other turn while both are busy. One epoll_wait (0 ms)
+ *   per turn; no yield at all while Deno's sockets are quiet.
  * - **A periodic yield** (`yieldIntervalMs`, default {@linkcode DEFAULT_YIELD_INTERVAL_MS}): after
- *   that much busy time without the runtime thread parking, the next turn goes through the parker
- *   with the waker already set instead of through `setImmediate`. The JS event loop then has nothing
- *   to run, tokio parks on its driver and polls Deno's sockets, and the parked wait returns at once.
- *   Measured candidates (.tmp-free: bench/load/fairness_compare.ts prints them): a `nonblocking`
- *   FFI round trip or a Worker's `Atomics.notify` cost ~30 us per yield; `setTimeout(0)` and an
- *   `Atomics.waitAsync` timeout cost ~1 ms (Deno rounds timers up to 1 ms); `setImmediate` and
- *   microtasks never park the thread at all.
+ *   that much busy time without the runtime thread parking, the reactor yields anyway, for what no
+ *   fd shows: Deno's timers, and a process where the driver's fd was not found (a Worker).
+ *
+ * A yield must really park the runtime thread: the JS event loop must return to tokio with nothing
+ * runnable and no wake-up pending, and be woken only after tokio has polled its driver. Measured
+ * candidates (bench/load/fairness.ts, .tmp probes noted in issue #10): `setImmediate` and microtasks
+ * never park; `setTimeout(0)` and an `Atomics.waitAsync` timeout park but cost ~1 ms (Deno rounds
+ * timers up to 1 ms); a signal to ourselves wakes through a thread too and cost more; a
+ * `nonblocking` FFI round trip (the waker set first, so epoll_wait returns at once) and a Worker's
+ * `Atomics.notify` cost 30 us back to back and 100-170 us when spaced out (the helper thread has
+ * gone to sleep). The yield is the nonblocking round trip, issued at the *start* of a turn: issued
+ * while JavaScript still runs (the microtasks of a dispatch), it completes first, the event loop is
+ * woken before it returns, and tokio never parks (fetches stalled 45 ms that way).
  *
  * Stale events: the epoll data word carries (fd, generation); an event whose generation no longer
  * matches the fd's current registration is dropped, so a reused fd number never sees its
@@ -74,6 +87,7 @@ import {
 import { epollEventLayout } from "../ffi/structs.ts";
 import { EINTR } from "../ffi/errno.ts";
 import { ClosedError } from "./fd.ts";
+import { runtimeEpollFds, RuntimeWatch } from "./runtime_watch.ts";
 import { setImmediate } from "node:timers";
 
 /**
@@ -266,10 +280,12 @@ export type ParkingDesign = "nonblocking" | "worker";
 export const DEFAULT_TURN_BUDGET = 64;
 
 /**
- * Default {@linkcode ReactorOptions.yieldIntervalMs}: the most busy time between two turns that
- * let Deno's runtime poll its own I/O. Chosen by measurement (bench/load/fairness_compare.ts).
+ * Default {@linkcode ReactorOptions.yieldIntervalMs}: the most busy time between two yields to
+ * Deno's runtime when its sockets show nothing (its timers need one too). Chosen by measurement
+ * (bench/load/fairness_compare.ts): a yield costs 100-170 us of wall time when spaced out, so 10 ms
+ * keeps the cost near 1-2% of a saturated loop.
  */
-export const DEFAULT_YIELD_INTERVAL_MS = 0.5;
+export const DEFAULT_YIELD_INTERVAL_MS = 10;
 
 /** Options of {@linkcode Reactor}. */
 export interface ReactorOptions {
@@ -292,11 +308,18 @@ export interface ReactorOptions {
   turnBudget?: number;
   /**
    * While the reactor is busy, the most milliseconds between two yields that let Deno's runtime
-   * park and poll its own I/O (Deno.serve, fetch, Deno.listen). Default
-   * {@linkcode DEFAULT_YIELD_INTERVAL_MS}; 0 yields every turn; `Infinity` never yields (Deno's
-   * sockets then progress only every ~61 turns while netio is saturated).
+   * park and poll its own I/O driver and timers, whether or not its sockets show events. Default
+   * {@linkcode DEFAULT_YIELD_INTERVAL_MS}; 0 yields every other turn; `Infinity` never yields on
+   * time (with `yieldOnRuntimeIo: false` too, Deno's sockets and timers progress only every ~61
+   * turns while netio is saturated).
    */
   yieldIntervalMs?: number;
+  /**
+   * Yield at the start of a turn whenever Deno's own I/O driver has events it has not polled yet
+   * (default true). Costs one epoll_wait per turn; off, only the periodic yield serves Deno's
+   * sockets.
+   */
+  yieldOnRuntimeIo?: boolean;
 }
 
 /** Counters of a reactor, from {@linkcode Reactor.stats}. */
@@ -319,8 +342,13 @@ export interface ReactorStats {
   callbackErrors: number;
   /** Pending `readable`/`writable` waits. */
   pendingWaits: number;
-  /** Turns that ended in a yield to Deno's runtime (see {@linkcode ReactorOptions.yieldIntervalMs}). */
+  /**
+   * Yields to Deno's runtime (see {@linkcode ReactorOptions.yieldOnRuntimeIo} and
+   * {@linkcode ReactorOptions.yieldIntervalMs}).
+   */
   yields: number;
+  /** Whether the reactor watches Deno's I/O driver (its fd was found and the option is on). */
+  watchingRuntimeIo: boolean;
   /**
    * Turns cut short by the budget: the dispatch limit was reached, or an operation had to wait for
    * the next turn (see {@linkcode ReactorOptions.turnBudget}).
@@ -374,10 +402,10 @@ export class Reactor {
   #turnCut = false;
   // When the runtime thread last parked (a park or a yield returned), in performance.now() ms.
   #lastRuntimePoll = 0;
-  // The yield in flight (start time, or -1), the cheapest recent yield, and the current streak.
-  #yieldStartedAt = -1;
-  #yieldFloorMs = Infinity;
-  #yieldStreakStart = -1;
+  // Deno's own I/O driver, watched (see runtime_watch.ts); null when off or not found.
+  #runtimeWatch: RuntimeWatch | null = null;
+  // Whether the turn now starting follows a yield (then it dispatches: netio gets its turn too).
+  #afterYield = false;
   // Operations deferred to the next turn: one shared promise per turn, holding one ref.
   #nextTurn: Promise<void> | undefined;
   #releaseNextTurn: (() => void) | undefined;
@@ -416,25 +444,10 @@ export class Reactor {
     this.#stats.unparks++;
     this.#state = "idle";
     if (this.#closed) return;
-    const now = performance.now();
-    this.#lastRuntimePoll = now;
+    this.#lastRuntimePoll = performance.now();
     this.#drainWaker();
     this.#emptyPolls = 0;
-    if (this.#yieldStartedAt >= 0) {
-      const took = now - this.#yieldStartedAt;
-      this.#yieldStartedAt = -1;
-      // The floor is what a yield costs when the runtime finds nothing to do; it may drift up
-      // slowly (a busier machine), and drops at once to any faster yield.
-      this.#yieldFloorMs = Math.min(took, this.#yieldFloorMs * 1.01);
-      // A yield that took well over the floor found Deno's own work (its sockets, its tasks, its
-      // JavaScript) ready: that work usually needs a few more driver polls to finish (a fetch
-      // reads, answers, reads again), so yield again at once, up to one interval in a row.
-      if (took > 2 * this.#yieldFloorMs && now - this.#yieldStreakStart < this.#yieldIntervalMs) {
-        this.#state = "spinning";
-        setImmediate(this.#yieldTurn);
-        return;
-      }
-    }
+    this.#afterYield = true;
     this.#runPump();
   };
 
@@ -457,9 +470,10 @@ export class Reactor {
       throw new RangeError(`turnBudget must be an integer in 1..65536, got ${turnBudget}`);
     }
     const yieldIntervalMs = options.yieldIntervalMs ?? DEFAULT_YIELD_INTERVAL_MS;
-    if (
-      typeof yieldIntervalMs !== "number" || Number.isNaN(yieldIntervalMs) || yieldIntervalMs < 0
-    ) {
+    if (typeof yieldIntervalMs !== "number") {
+      throw new TypeError(`yieldIntervalMs must be a number, got ${typeof yieldIntervalMs}`);
+    }
+    if (Number.isNaN(yieldIntervalMs) || yieldIntervalMs < 0) {
       throw new RangeError(
         `yieldIntervalMs must be a number >= 0 (Infinity: never), got ${String(yieldIntervalMs)}`,
       );
@@ -483,6 +497,11 @@ export class Reactor {
     this.#wakeValue = new Uint8Array(8);
     new DataView(this.#wakeValue.buffer).setBigUint64(0, 1n, true);
 
+    if (options.yieldOnRuntimeIo !== undefined && typeof options.yieldOnRuntimeIo !== "boolean") {
+      throw new TypeError(`yieldOnRuntimeIo must be a boolean, got ${options.yieldOnRuntimeIo}`);
+    }
+    // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
+    const drivers = options.yieldOnRuntimeIo === false ? [] : runtimeEpollFds();
     this.#epfd = check(sysEpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
     let outer = -1, wake = -1;
     try {
@@ -499,6 +518,7 @@ export class Reactor {
     }
     this.#outerFd = outer;
     this.#wakeFd = wake;
+    this.#runtimeWatch = RuntimeWatch.open(drivers);
   }
 
   /** The process-wide reactor used by sockets that are not given one. */
@@ -723,6 +743,15 @@ export class Reactor {
   #runPump(): void {
     this.#state = "running";
     if (this.#closed) return;
+    if (this.#afterYield) {
+      this.#afterYield = false;
+    } else if (this.#runtimeWatch?.pending()) {
+      this.#yieldToRuntime();
+      return;
+    } else if (performance.now() - this.#lastRuntimePoll >= this.#yieldIntervalMs) {
+      this.#yieldToRuntime();
+      return;
+    }
     // A new turn: a full budget, and the operations deferred by the last one go first.
     this.#turnCut = false;
     const limit = Math.min(this.#maxEvents, this.#turnBudget);
@@ -754,32 +783,23 @@ export class Reactor {
       return;
     }
     this.#state = "spinning";
-    const yieldDue = performance.now() - this.#lastRuntimePoll >= this.#yieldIntervalMs;
-    setImmediate(yieldDue ? this.#yieldTurn : this.#pump);
+    setImmediate(this.#pump);
   }
 
   /**
-   * A turn that only yields: busy for a whole interval, let the runtime park and poll its own I/O
-   * driver. It runs in a turn of its own, after the microtasks of the last dispatch, because the
-   * runtime parks only if its event-loop task is not woken again before it returns: the parked
-   * wait must not complete while JavaScript still runs. The waker is set first, so the wait
-   * returns as soon as the thread has parked (a ~30 us round trip).
+   * Lets the runtime thread park and poll its own I/O driver, then resumes with a dispatching
+   * turn. This runs at the start of a turn, so the last dispatch's microtasks are done: the
+   * runtime parks only if its event-loop task is not woken again before it returns, so the wait
+   * must not complete while JavaScript of ours still runs. The waker is set first, so the wait
+   * returns as soon as the thread has parked. Always the nonblocking round trip, whatever the
+   * parking design: a Worker parker may have to start its thread first (tens of milliseconds).
    */
-  #yieldTurn = (): void => {
-    if (this.#closed) return;
+  #yieldToRuntime(): void {
     this.#stats.yields++;
-    const now = performance.now();
-    // A streak starts when the previous turn was not itself a yield.
-    if (now - this.#lastRuntimePoll > 0.05 || this.#yieldStreakStart < 0) {
-      this.#yieldStreakStart = now;
-    }
-    this.#yieldStartedAt = now;
     this.#state = "parked";
     sysWrite(this.#wakeFd, this.#wakeValue);
-    // Always the nonblocking round trip, whatever the parking design: a Worker parker may have to
-    // start its thread first (tens of milliseconds), and a yield must come back in microseconds.
     (this.#yielder ??= new NonblockingParker(this.#outerFd)).park(this.#onUnpark);
-  };
+  }
 
   #park(): void {
     this.#state = "parked";
@@ -901,6 +921,7 @@ export class Reactor {
       callbackErrors: s.cbErrors,
       pendingWaits: this.#pendingWaits,
       yields: s.yields,
+      watchingRuntimeIo: (this.#runtimeWatch?.watched ?? 0) > 0,
       budgetCutoffs: s.budgetCutoffs,
       deferredOperations: s.deferred,
     };
@@ -944,6 +965,8 @@ export class Reactor {
     sysClose(this.#outerFd);
     sysClose(this.#wakeFd);
     sysClose(this.#epfd);
+    this.#runtimeWatch?.close();
+    this.#runtimeWatch = null;
     if (defaultReactor === this) defaultReactor = undefined;
   }
 

@@ -33,6 +33,7 @@ const { values } = parseArgs({
     parking: { type: "string" },
     "turn-budget": { type: "string" },
     "yield-interval-ms": { type: "string" },
+    "yield-on-runtime-io": { type: "string" },
   },
 });
 
@@ -49,6 +50,9 @@ if (values.parking) reactorOptions.parking = values.parking as "nonblocking" | "
 if (values["turn-budget"]) reactorOptions.turnBudget = Number(values["turn-budget"]);
 if (values["yield-interval-ms"]) {
   reactorOptions.yieldIntervalMs = Number(values["yield-interval-ms"]);
+}
+if (values["yield-on-runtime-io"]) {
+  reactorOptions.yieldOnRuntimeIo = values["yield-on-runtime-io"] !== "false";
 }
 const reactor = new Reactor(reactorOptions);
 

@@ -4,7 +4,8 @@
  * `fetch`, and how fast does its own `Deno.listen` server get a new connection's first byte? The
  * same load on `Deno.listen`/`Deno.connect` is the peer. A third pair of rows prices the policy:
  * the echo throughput of the netio load alone with the reactor's defaults against the same load
- * with the policy off (`turnBudget` 65536, `yieldIntervalMs` Infinity: the reactor as it was).
+ * with the policy off (`turnBudget` 65536, `yieldIntervalMs` Infinity, `yieldOnRuntimeIo` false:
+ * the reactor as it was).
  *
  * Each side runs in a fresh process (`bench/load/fairness.ts`); rounds are interleaved and the
  * median of each figure is reported.
@@ -97,6 +98,8 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
       "65536",
       "--yield-interval-ms",
       "Infinity",
+      "--yield-on-runtime-io",
+      "false",
     ],
   } as const;
   const runs = new Map<keyof typeof sides, FairnessRun[]>();
