@@ -86,6 +86,18 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
   const sides = {
     fetchNetio: ["--load", "netio", "--probe", "fetch"],
     fetchDeno: ["--load", "deno", "--probe", "fetch"],
+    fetchNoPolicy: [
+      "--load",
+      "netio",
+      "--probe",
+      "fetch",
+      "--turn-budget",
+      "65536",
+      "--yield-interval-ms",
+      "Infinity",
+      "--yield-on-runtime-io",
+      "false",
+    ],
     listenNetio: ["--load", "netio", "--probe", "listen"],
     listenDeno: ["--load", "deno", "--probe", "listen"],
     echoPolicy: ["--load", "netio", "--probe", "none"],
@@ -146,6 +158,18 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
       peerName: "same load on Deno.listen",
       unit: "ms",
       target: 2,
+    }),
+    comparisonRow({
+      work: `echoes in ${seconds} s beside the fetch loop (which now gets its share)`,
+      netio: pick("fetchNetio", "echoes"),
+      peer: pick("fetchNoPolicy", "echoes"),
+      peerName: "netio with the policy off",
+      unit: "echoes",
+      target: null,
+      lowerIsBetter: false,
+      note: `fetches served: ${median((runs.get("fetchNetio") ?? []).map((r) => r.probes))} vs ${
+        median((runs.get("fetchNoPolicy") ?? []).map((r) => r.probes))
+      }`,
     }),
     comparisonRow({
       work: `echo throughput of that netio load alone, echoes in ${seconds} s`,
