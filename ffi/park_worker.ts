@@ -4,14 +4,14 @@
  * epoll fd and the waker eventfd, so no inner event is ever consumed here) and tells the main
  * thread through `Atomics.notify` when something is ready.
  *
- * Protocol on the shared Int32Array `state[0]`: 0 idle, 1 park requested (by main), 2 woke (by
- * this worker), 3 exit (by main).
+ * Protocol on the shared Int32Array `state[0]`: see ./park_protocol.ts.
  *
  * @module
  */
 
 import { sysEpollWait } from "./libc.ts";
-import { epollEventLayout } from "./structs.ts";
+import { EpollEventArray } from "./structs.ts";
+import { PARK_EVENT_SLOTS, PARK_EXIT, PARK_REQUESTED, PARK_WOKE } from "./park_protocol.ts";
 
 interface ParkInit {
   state: SharedArrayBuffer;
@@ -28,14 +28,16 @@ self.onmessage = (e: MessageEvent<ParkInit>): void => {
   self.onmessage = null;
   const state = new Int32Array(e.data.state);
   const outerFd = e.data.outerFd;
-  const events = new Uint8Array(epollEventLayout().size * 4);
+  const events = new EpollEventArray(PARK_EVENT_SLOTS);
   for (;;) {
     const c = Atomics.load(state, 0);
-    if (c === 3) break;
-    if (c === 1) {
+    if (c === PARK_EXIT) break;
+    if (c === PARK_REQUESTED) {
       // Blocks this thread only. -1 (EINTR) is treated like a wake: the main thread re-polls.
-      sysEpollWait(outerFd, events, 4, -1);
-      if (Atomics.compareExchange(state, 0, 1, 2) === 1) Atomics.notify(state, 0);
+      sysEpollWait(outerFd, events.bytes, PARK_EVENT_SLOTS, -1);
+      if (Atomics.compareExchange(state, 0, PARK_REQUESTED, PARK_WOKE) === PARK_REQUESTED) {
+        Atomics.notify(state, 0);
+      }
       continue;
     }
     Atomics.wait(state, 0, c);

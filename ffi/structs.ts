@@ -222,6 +222,62 @@ export function readEpollData(
   return view.getUint32(base, true) + view.getUint32(base + 4, true) * 0x100000000;
 }
 
+/**
+ * A preallocated array of struct epoll_event (Netty's `EpollEventArray`): `bytes` is what
+ * epoll_wait fills and epoll_ctl reads; the accessors decode one slot without allocating. netio's
+ * data word is two 32-bit halves: the fd (low) and a generation stamp (high).
+ *
+ * @example
+ * ```ts
+ * import { EpollEventArray } from "./structs.ts";
+ * const events = new EpollEventArray(2);
+ * events.set(1, 0x1, 7, 42);
+ * console.log(events.events(1), events.fd(1), events.generation(1)); // 1 7 42
+ * ```
+ */
+export class EpollEventArray {
+  /** Number of slots. */
+  readonly capacity: number;
+  /** The raw array, for epoll_wait (all slots) and epoll_ctl (slot 0). */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  #view: DataView;
+  #size: number;
+  #dataOffset: number;
+
+  /** Allocates `capacity` slots in the layout of `arch`. */
+  constructor(capacity: number, arch: Arch = ARCH) {
+    const layout = epollEventLayout(arch);
+    this.capacity = capacity;
+    this.#size = layout.size;
+    this.#dataOffset = layout.dataOffset;
+    this.bytes = new Uint8Array(layout.size * capacity);
+    this.#view = new DataView(this.bytes.buffer);
+  }
+
+  /** The `events` bits of slot `i`. */
+  events(i: number): number {
+    return this.#view.getUint32(i * this.#size, true);
+  }
+
+  /** The low half of slot `i`'s data word: the fd. */
+  fd(i: number): number {
+    return this.#view.getUint32(i * this.#size + this.#dataOffset, true);
+  }
+
+  /** The high half of slot `i`'s data word: the generation stamp. */
+  generation(i: number): number {
+    return this.#view.getUint32(i * this.#size + this.#dataOffset + 4, true);
+  }
+
+  /** Writes slot `i`: `events` bits and the data word as (low, high) halves. */
+  set(i: number, events: number, low: number, high: number): void {
+    const base = i * this.#size;
+    this.#view.setUint32(base, events >>> 0, true);
+    this.#view.setUint32(base + this.#dataOffset, low >>> 0, true);
+    this.#view.setUint32(base + this.#dataOffset + 4, high >>> 0, true);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // iovec
 

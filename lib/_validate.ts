@@ -150,3 +150,21 @@ export function checkBytes(value: unknown, what: string): Uint8Array<ArrayBuffer
   }
   return value as Uint8Array<ArrayBuffer>;
 }
+
+/**
+ * A byte count or offset (or `undefined`): a non-negative safe integer. RangeError for anything
+ * else, a wrong type included, since every such value is a position in a byte range.
+ *
+ * @example
+ * ```ts
+ * import { checkOptionalByteCount } from "./_validate.ts";
+ * console.log(checkOptionalByteCount(4096, "length")); // 4096
+ * ```
+ */
+export function checkOptionalByteCount(value: unknown, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a non-negative safe integer, got ${shown(value)}`);
+  }
+  return value;
+}

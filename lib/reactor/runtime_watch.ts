@@ -29,10 +29,16 @@ import {
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
   EPOLLIN,
-} from "../ffi/constants.ts";
-import { ENOENT } from "../ffi/errno.ts";
-import { sysClose, sysEpollCreate1, sysEpollCtl, sysEpollWait, sysEventfd } from "../ffi/libc.ts";
-import { epollEventLayout, writeEpollEvent } from "../ffi/structs.ts";
+} from "../../ffi/constants.ts";
+import { ENOENT } from "../../ffi/errno.ts";
+import {
+  sysClose,
+  sysEpollCreate1,
+  sysEpollCtl,
+  sysEpollWait,
+  sysEventfd,
+} from "../../ffi/libc.ts";
+import { EpollEventArray } from "../../ffi/structs.ts";
 
 /** Deno's runtimes make their drivers among their very first descriptors. */
 const SEARCH_LIMIT = 256;
@@ -73,12 +79,11 @@ export function runtimeEpollFds(): readonly number[] {
 export class RuntimeWatch {
   #fd: number;
   #watched: Set<number>;
-  #events: Uint8Array<ArrayBuffer>;
+  #events = new EpollEventArray(1);
 
   private constructor(fd: number, watched: Set<number>) {
     this.#fd = fd;
     this.#watched = watched;
-    this.#events = new Uint8Array(epollEventLayout().size);
   }
 
   /**
@@ -89,12 +94,11 @@ export class RuntimeWatch {
     if (candidates.length === 0) return null;
     const fd = sysEpollCreate1(EPOLL_CLOEXEC);
     if (fd < 0) return null;
-    const event = new Uint8Array(epollEventLayout().size);
-    const eventView = new DataView(event.buffer);
+    const event = new EpollEventArray(1);
     const watched = new Set<number>();
     for (const candidate of candidates) {
-      writeEpollEvent(eventView, 0, EPOLLIN, candidate);
-      if (sysEpollCtl(fd, EPOLL_CTL_ADD, candidate, event) === 0) watched.add(candidate);
+      event.set(0, EPOLLIN, candidate, 0);
+      if (sysEpollCtl(fd, EPOLL_CTL_ADD, candidate, event.bytes) === 0) watched.add(candidate);
     }
     if (watched.size === 0) {
       sysClose(fd);
@@ -115,7 +119,7 @@ export class RuntimeWatch {
 
   #poll(): number {
     if (this.#watched.size === 0) return 0;
-    return sysEpollWait(this.#fd, this.#events, 1, 0);
+    return sysEpollWait(this.#fd, this.#events.bytes, 1, 0);
   }
 
   /** Closes the watch's own epoll fd (the watched fds are Deno's and stay open). */

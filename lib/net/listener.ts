@@ -1,0 +1,265 @@
+/**
+ * {@linkcode TcpListener}: a listening TCP socket owned end to end, non-blocking from creation,
+ * accepting with accept4 (SOCK_NONBLOCK|SOCK_CLOEXEC), with the EMFILE spare-fd trick.
+ *
+ * @module
+ */
+
+import {
+  EFD_CLOEXEC,
+  IPPROTO_IPV6,
+  IPV6_V6ONLY,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from "../../ffi/constants.ts";
+import { EAGAIN, ECONNABORTED, EINTR, EMFILE, ENFILE, ENOBUFS } from "../../ffi/errno.ts";
+import {
+  check,
+  fail,
+  sysAccept4,
+  sysBind,
+  sysClose,
+  sysEventfd,
+  sysListen,
+  sysSocket,
+} from "../../ffi/libc.ts";
+import type { SocketAddress } from "../../ffi/structs.ts";
+import { checkHostname, checkNetPermission, checkPort, resolveLiteral } from "../address.ts";
+import { ClosedError, OwnedFd } from "../fd.ts";
+import { Reactor } from "../reactor.ts";
+import * as opt from "../sockopt.ts";
+import { sockAddr } from "./_sockaddr.ts";
+import { IoState } from "./readiness.ts";
+import { TcpStream } from "./stream.ts";
+
+/** Options of {@linkcode TcpListener.bind}. */
+export interface ListenOptions {
+  /** Address to bind: an IP literal or "localhost" (default "0.0.0.0"). */
+  hostname?: string;
+  /** Port; 0 lets the kernel choose (read it back from `addr`). */
+  port: number;
+  /** listen() backlog (default 511). */
+  backlog?: number;
+  /** SO_REUSEADDR (default true, as Deno and Node do). */
+  reuseAddress?: boolean;
+  /** SO_REUSEPORT (default false): several listeners share the port, the kernel balances. */
+  reusePort?: boolean;
+  /** For "::": accept IPv6 only (default false: dual-stack). */
+  ipv6Only?: boolean;
+  /** The reactor that serves accepted streams (default: the process-wide one). */
+  reactor?: Reactor;
+}
+
+/** Counters of a listener. */
+export interface ListenerStats {
+  /** Connections accepted. */
+  accepted: number;
+  /** Connections accepted and closed at once because the process was out of fds (EMFILE). */
+  droppedAtFdLimit: number;
+}
+
+/**
+ * A listening TCP socket.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener, TcpStream } from "../mod.ts";
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using server = await listener.accept();
+ * client.close();
+ * ```
+ */
+export class TcpListener {
+  #fd: OwnedFd;
+  #io: IoState;
+  #addr: SocketAddress;
+  #spare: number;
+  #stats: ListenerStats = { accepted: 0, droppedAtFdLimit: 0 };
+
+  private constructor(fd: number, reactor: Reactor, spare: number) {
+    this.#fd = new OwnedFd(fd);
+    this.#io = new IoState(reactor);
+    this.#spare = spare;
+    this.#addr = sockAddr(fd, false);
+  }
+
+  /**
+   * Creates, binds and listens. Checks `--allow-net` for the address first; bad arguments throw
+   * TypeError/RangeError before any syscall; EADDRINUSE and friends throw ErrnoError.
+   */
+  static bind(options: ListenOptions): TcpListener {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("TcpListener.bind expects an options object");
+    }
+    const hostname = checkHostname(options.hostname ?? "0.0.0.0");
+    const port = checkPort(options.port, true);
+    const backlog = options.backlog ?? 511;
+    if (!Number.isInteger(backlog) || backlog < 1 || backlog > 65535) {
+      throw new RangeError(`backlog must be an integer in 1..65535, got ${backlog}`);
+    }
+    const resolved = resolveLiteral(hostname, port);
+    if (!resolved) {
+      throw new TypeError(`TcpListener.bind needs an IP address or "localhost", got ${hostname}`);
+    }
+    checkNetPermission(hostname, port);
+    const reactor = options.reactor ?? Reactor.default();
+    const fd = check(
+      sysSocket(resolved.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+      "socket",
+    );
+    let spare = -1;
+    try {
+      if (options.reuseAddress ?? true) opt.setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+      if (options.reusePort) opt.setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+      if (resolved.family === 10 && options.ipv6Only !== undefined) {
+        opt.setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6Only ? 1 : 0);
+      }
+      check(sysBind(fd, resolved.sockaddr), "bind");
+      check(sysListen(fd, backlog), "listen");
+      // One spare descriptor for the EMFILE trick (libuv's uv__emfile_trick).
+      spare = check(sysEventfd(0, EFD_CLOEXEC), "eventfd");
+      return new TcpListener(fd, reactor, spare);
+    } catch (e) {
+      if (spare >= 0) sysClose(spare);
+      sysClose(fd);
+      throw e;
+    }
+  }
+
+  /** The bound address (the real port when bound to port 0). */
+  get addr(): SocketAddress {
+    return this.#addr;
+  }
+
+  /** The descriptor (read-only, for advanced use). Throws once closed. */
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
+  /** The reactor serving this listener and its streams. */
+  get reactor(): Reactor {
+    return this.#io.reactor;
+  }
+
+  /** Counters: accepted, dropped at the fd limit. */
+  stats(): ListenerStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Accepts one pending connection without waiting: a stream, or null when none is pending.
+   * At the process fd limit (EMFILE) pending connections are accepted and closed (counted in
+   * `stats().droppedAtFdLimit`) rather than left to spin the loop.
+   */
+  tryAccept(): TcpStream | null {
+    const fd = this.tryAcceptFd();
+    return fd < 0 ? null : new TcpStream(fd, this.#io.reactor);
+  }
+
+  /**
+   * Like {@linkcode TcpListener.tryAccept}, but returns the accepted descriptor itself
+   * (non-blocking, close-on-exec), or -1 when none is pending. For servers that keep their own
+   * compact per-connection state instead of a TcpStream per connection (lib/http_server.ts holds
+   * tens of thousands of idle connections at well under 1 KiB each); the caller owns the fd and
+   * must close it exactly once.
+   */
+  tryAcceptFd(): number {
+    const fd = this.#fd.raw;
+    if (fd < 0) throw new ClosedError("accept");
+    for (;;) {
+      const r = sysAccept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (r >= 0) {
+        this.#stats.accepted++;
+        return r;
+      }
+      if (r === -EAGAIN) {
+        this.#io.readReady = false;
+        return -1;
+      }
+      if (r === -EINTR || r === -ECONNABORTED) continue;
+      if (r === -EMFILE || r === -ENFILE || r === -ENOBUFS) {
+        if (!this.#dropOne(fd)) throw fail(r, "accept4");
+        continue;
+      }
+      throw fail(r, "accept4");
+    }
+  }
+
+  /** Frees the spare fd, accepts and closes one connection, takes the spare back. */
+  #dropOne(fd: number): boolean {
+    if (this.#spare < 0) return false;
+    sysClose(this.#spare);
+    this.#spare = -1;
+    const r = sysAccept4(fd, null, null, SOCK_CLOEXEC);
+    if (r >= 0) {
+      sysClose(r);
+      this.#stats.droppedAtFdLimit++;
+    }
+    const spare = sysEventfd(0, EFD_CLOEXEC);
+    this.#spare = spare >= 0 ? spare : -1;
+    return r >= 0;
+  }
+
+  /** Waits for and accepts one connection. Rejects with the signal's reason on abort. */
+  async accept(options: { signal?: AbortSignal } = {}): Promise<TcpStream> {
+    for (;;) {
+      const io = this.#io;
+      const turn = io.readReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, true, options.signal);
+      if (turn) await turn;
+      const s = this.tryAccept();
+      if (s) return s;
+    }
+  }
+
+  /** Accepts connections until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<TcpStream> {
+    for (;;) {
+      let s: TcpStream;
+      try {
+        s = await this.accept();
+      } catch (e) {
+        if (e instanceof ClosedError) return;
+        throw e;
+      }
+      yield s;
+    }
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** Stops listening: a pending accept rejects with ClosedError (async iteration ends). */
+  close(): void {
+    if (this.#fd.closed) return;
+    this.#io.close("accept");
+    if (this.#spare >= 0) sysClose(this.#spare);
+    this.#spare = -1;
+    this.#fd.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** SO_REUSEADDR as set. */
+  reuseAddress(): boolean {
+    return opt.reuseAddress(this.fd);
+  }
+
+  /** SO_REUSEPORT as set. */
+  reusePort(): boolean {
+    return opt.reusePort(this.fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------

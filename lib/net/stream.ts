@@ -1,0 +1,460 @@
+/**
+ * {@linkcode TcpStream}: a connected TCP socket owned end to end, non-blocking from creation,
+ * registered edge-triggered with a reactor the first time a call would block, closed exactly once.
+ *
+ * @module
+ */
+
+import { SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/constants.ts";
+import { EAGAIN, EINPROGRESS, EINTR, ErrnoError } from "../../ffi/errno.ts";
+import { check, fail, sysConnect, sysRecv, sysShutdown, sysSocket } from "../../ffi/libc.ts";
+import type { SocketAddress } from "../../ffi/structs.ts";
+import { checkHostname, checkNetPermission, checkPort, resolveAddress } from "../address.ts";
+import { ClosedError, OwnedFd } from "../fd.ts";
+import { Reactor } from "../reactor.ts";
+import * as opt from "../sockopt.ts";
+import { checkBytes } from "../_validate.ts";
+import { sockAddr } from "./_sockaddr.ts";
+import { IoState } from "./readiness.ts";
+import { sendSome, writev as writevAll } from "./write.ts";
+
+/** Options of {@linkcode TcpStream.connect}. */
+export interface ConnectOptions {
+  /** Host: an IP literal, "localhost", or a name resolved through Deno's resolver. */
+  hostname: string;
+  /** Port, 1..65535. */
+  port: number;
+  /** Aborts the connect (the fd is closed; the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
+  /** Gives up after this many milliseconds with a "TimeoutError" DOMException. */
+  timeoutMs?: number;
+  /** The reactor that serves this stream (default: the process-wide one). */
+  reactor?: Reactor;
+}
+
+/** Options for reads and writes that may wait. */
+export interface WaitOptions {
+  /** Aborts the wait (the stream stays usable; nothing is lost). */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode TcpStream.waitReadable} and {@linkcode TcpStream.waitWritable}. */
+export interface ReadinessOptions extends WaitOptions {
+  /**
+   * Your own syscall on the stream's fd just returned would-block (EAGAIN): forget the cached
+   * readiness and wait for the next edge.
+   */
+  afterWouldBlock?: boolean;
+}
+
+/**
+ * A connected TCP stream. Reads return `null` at EOF; writes never raise SIGPIPE (MSG_NOSIGNAL);
+ * a reset peer gives ErrnoError ECONNRESET/EPIPE.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener, TcpStream } from "../mod.ts";
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using server = await listener.accept();
+ * await client.writeAll(new TextEncoder().encode("ping"));
+ * const buf = new Uint8Array(4);
+ * const n = await server.read(buf);
+ * console.log(n, new TextDecoder().decode(buf)); // 4 "ping"
+ * ```
+ */
+export class TcpStream {
+  #fd: OwnedFd;
+  #io: IoState;
+  #local: SocketAddress | undefined;
+  #remote: SocketAddress | undefined;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /** @internal Use {@linkcode TcpStream.connect} or {@linkcode TcpListener.accept}. */
+  constructor(fd: number, reactor: Reactor) {
+    this.#fd = new OwnedFd(fd);
+    this.#io = new IoState(reactor);
+  }
+
+  /**
+   * Connects without blocking the thread: EINPROGRESS, wait writable, then SO_ERROR. Checks
+   * `--allow-net` first. ECONNREFUSED and friends reject with ErrnoError; the fd is closed on
+   * every failure.
+   */
+  static async connect(options: ConnectOptions): Promise<TcpStream> {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("TcpStream.connect expects an options object");
+    }
+    const hostname = checkHostname(options.hostname);
+    const port = checkPort(options.port, false);
+    const timeoutMs = options.timeoutMs;
+    if (
+      timeoutMs !== undefined &&
+      (typeof timeoutMs !== "number" || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs))
+    ) {
+      throw new RangeError(`timeoutMs must be a non-negative finite number, got ${timeoutMs}`);
+    }
+    checkNetPermission(hostname, port);
+    let signal = options.signal;
+    if (timeoutMs !== undefined) {
+      const t = AbortSignal.timeout(timeoutMs);
+      signal = signal ? AbortSignal.any([signal, t]) : t;
+    }
+    signal?.throwIfAborted();
+    const resolved = await resolveAddress(hostname, port);
+    signal?.throwIfAborted();
+    const reactor = options.reactor ?? Reactor.default();
+    const fd = check(
+      sysSocket(resolved.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+      "socket",
+    );
+    const stream = new TcpStream(fd, reactor);
+    try {
+      let r = sysConnect(fd, resolved.sockaddr);
+      while (r === -EINTR) r = sysConnect(fd, resolved.sockaddr);
+      if (r < 0 && r !== -EINPROGRESS && r !== -EAGAIN) throw fail(r, "connect");
+      if (r < 0) {
+        stream.#io.writeReady = false;
+        await stream.#io.wait(fd, false, signal);
+        const err = opt.socketError(fd);
+        if (err !== 0) throw new ErrnoError(err, "connect");
+      }
+      return stream;
+    } catch (e) {
+      stream.close();
+      throw e;
+    }
+  }
+
+  /** The descriptor (read-only, for advanced use). Throws ClosedError once closed. */
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
+  /** The reactor serving this stream. */
+  get reactor(): Reactor {
+    return this.#io.reactor;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** Local address (getsockname), cached. */
+  get localAddr(): SocketAddress {
+    return this.#local ??= sockAddr(this.fd, false);
+  }
+
+  /** Peer address (getpeername), cached. */
+  get remoteAddr(): SocketAddress {
+    return this.#remote ??= sockAddr(this.fd, true);
+  }
+
+  /**
+   * Reads what is available now: the byte count, `null` at EOF, or 0 when it would block
+   * (EAGAIN is a value, not an exception). An empty `buf` returns 0.
+   */
+  tryRead(buf: Uint8Array): number | null {
+    const b = checkBytes(buf, "tryRead buffer");
+    const fd = this.#fd.raw;
+    if (fd < 0) throw new ClosedError("read");
+    if (b.byteLength === 0) return 0;
+    for (;;) {
+      const r = sysRecv(fd, b, 0);
+      if (r > 0) {
+        // A short read drained the socket: the next read waits for an edge first.
+        if (r < b.byteLength && !this.#io.readClosed) this.#io.readReady = false;
+        return r;
+      }
+      if (r === 0) return null;
+      if (r === -EAGAIN) {
+        // EAGAIN is authoritative (after FIN recv gives 0, not EAGAIN): wait for the next edge.
+        this.#io.readReady = false;
+        return 0;
+      }
+      if (r !== -EINTR) throw fail(r, "recv");
+    }
+  }
+
+  /** Writes what fits now: the byte count, 0 when it would block. Never raises SIGPIPE. */
+  tryWrite(buf: Uint8Array): number {
+    const b = checkBytes(buf, "tryWrite buffer");
+    const fd = this.#fd.raw;
+    if (fd < 0) throw new ClosedError("write");
+    if (b.byteLength === 0) return 0;
+    const r = sendSome(fd, b);
+    if (r < 0) throw fail(r, "send");
+    // A short write filled the send buffer, and EAGAIN (0) is authoritative: either way the next
+    // write waits for an edge first.
+    if (r === 0) this.#io.writeReady = false;
+    else if (r < b.byteLength && !this.#io.writeClosed) this.#io.writeReady = false;
+    return r;
+  }
+
+  /**
+   * Resolves when the stream is readable: at once unless a read found it drained since the last
+   * readiness edge (tokio's `readable()`). After an operation of your own on `fd` (splice, recv
+   * through another path) returned would-block, pass `afterWouldBlock: true`: readiness is
+   * edge-triggered, and netio cannot know about that call otherwise.
+   */
+  async waitReadable(options: ReadinessOptions = {}): Promise<void> {
+    const fd = this.fd;
+    if (options.afterWouldBlock && !this.#io.readClosed) this.#io.readReady = false;
+    await this.#io.wait(fd, true, options.signal);
+  }
+
+  /**
+   * Resolves when the stream is writable: at once unless a write found the send buffer full
+   * since the last edge. Pass `afterWouldBlock: true` after your own sendfile/writev/splice on
+   * `fd` returned would-block.
+   */
+  async waitWritable(options: ReadinessOptions = {}): Promise<void> {
+    const fd = this.fd;
+    if (options.afterWouldBlock && !this.#io.writeClosed) this.#io.writeReady = false;
+    await this.#io.wait(fd, false, options.signal);
+  }
+
+  /** Reads into `buf`: resolves with the byte count (> 0), or `null` at EOF. */
+  async read(buf: Uint8Array, options: WaitOptions = {}): Promise<number | null> {
+    const b = checkBytes(buf, "read buffer");
+    if (b.byteLength === 0) {
+      if (this.#fd.closed) throw new ClosedError("read");
+      return 0;
+    }
+    const io = this.#io;
+    for (;;) {
+      const turn = io.readReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, true, options.signal);
+      if (turn) await turn;
+      const n = this.tryRead(b);
+      if (n !== 0) return n;
+    }
+  }
+
+  /** Writes some of `buf`, waiting for room if none: resolves with the byte count (> 0). */
+  async write(buf: Uint8Array, options: WaitOptions = {}): Promise<number> {
+    const b = checkBytes(buf, "write buffer");
+    if (b.byteLength === 0) {
+      if (this.#fd.closed) throw new ClosedError("write");
+      return 0;
+    }
+    const io = this.#io;
+    for (;;) {
+      const turn = io.writeReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, false, options.signal);
+      if (turn) await turn;
+      const n = this.tryWrite(b);
+      if (n > 0) return n;
+    }
+  }
+
+  /** Writes all of `buf`, resuming after partial writes. */
+  async writeAll(buf: Uint8Array, options: WaitOptions = {}): Promise<void> {
+    let b = checkBytes(buf, "writeAll buffer");
+    const io = this.#io;
+    while (b.byteLength > 0) {
+      const turn = io.writeReady
+        ? io.spend(options.signal)
+        : io.wait(this.#fd.fd, false, options.signal);
+      if (turn) await turn;
+      const n = this.tryWrite(b);
+      b = b.subarray(n);
+    }
+    if (this.#fd.closed) throw new ClosedError("write");
+  }
+
+  /**
+   * Writes every byte of `bufs`, in order, with writev(2) (see {@linkcode writev}): resumes
+   * partial writes at the exact byte, batches more than IOV_MAX buffers. Resolves with the total.
+   */
+  writev(bufs: readonly Uint8Array[], options: WaitOptions = {}): Promise<number> {
+    return writevAll(this, bufs, options);
+  }
+
+  /** Shuts down the write side (FIN); reads keep working. */
+  closeWrite(): void {
+    const r = sysShutdown(this.fd, SHUT_WR);
+    if (r < 0) throw fail(r, "shutdown");
+  }
+
+  /**
+   * A Web ReadableStream of the bytes read (64 KiB chunks); cancel closes the stream. Created once.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#readable ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const buf = new Uint8Array(65536);
+        const n = await this.read(buf);
+        if (n === null) {
+          controller.close();
+          return;
+        }
+        controller.enqueue(buf.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+  }
+
+  /**
+   * A Web WritableStream: each chunk is written whole; close sends FIN (closeWrite), abort closes
+   * the stream. Created once.
+   */
+  get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= new WritableStream<Uint8Array>({
+      write: (chunk) => this.writeAll(chunk),
+      close: () => {
+        if (!this.closed) this.closeWrite();
+      },
+      abort: () => this.close(),
+    });
+  }
+
+  /** Closes the stream: pending reads/writes reject with ClosedError; the fd is closed once. */
+  close(): void {
+    if (this.#fd.closed) return;
+    // Deregister before close(2), so no event for this number can reach a later owner.
+    this.#io.close("read/write");
+    this.#fd.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // Socket options: typed pairs, socket2-style.
+
+  /** TCP_NODELAY on or off. */
+  setNoDelay(on: boolean): void {
+    opt.setNoDelay(this.fd, on);
+  }
+  /** TCP_NODELAY as set. */
+  noDelay(): boolean {
+    return opt.noDelay(this.fd);
+  }
+  /** TCP_CORK on or off. */
+  setCork(on: boolean): void {
+    opt.setCork(this.fd, on);
+  }
+  /** TCP_CORK as set. */
+  cork(): boolean {
+    return opt.cork(this.fd);
+  }
+  /** TCP_QUICKACK (the kernel may clear it again on its own). */
+  setQuickAck(on: boolean): void {
+    opt.setQuickAck(this.fd, on);
+  }
+  /** TCP_QUICKACK now. */
+  quickAck(): boolean {
+    return opt.quickAck(this.fd);
+  }
+  /** SO_KEEPALIVE and its timings. */
+  setKeepAlive(keepAlive: boolean | opt.KeepAlive): void {
+    opt.setKeepAlive(this.fd, keepAlive);
+  }
+  /** Keepalive: false, or its timings. */
+  keepAlive(): false | Required<opt.KeepAlive> {
+    return opt.keepAlive(this.fd);
+  }
+  /** SO_SNDBUF request in bytes. */
+  setSendBufferSize(bytes: number): void {
+    opt.setSendBufferSize(this.fd, bytes);
+  }
+  /** SO_SNDBUF as the kernel set it (doubled). */
+  sendBufferSize(): number {
+    return opt.sendBufferSize(this.fd);
+  }
+  /** SO_RCVBUF request in bytes. */
+  setRecvBufferSize(bytes: number): void {
+    opt.setRecvBufferSize(this.fd, bytes);
+  }
+  /** SO_RCVBUF as the kernel set it (doubled). */
+  recvBufferSize(): number {
+    return opt.recvBufferSize(this.fd);
+  }
+  /** SO_REUSEADDR. */
+  setReuseAddress(on: boolean): void {
+    opt.setReuseAddress(this.fd, on);
+  }
+  /** SO_REUSEADDR as set. */
+  reuseAddress(): boolean {
+    return opt.reuseAddress(this.fd);
+  }
+  /** SO_REUSEPORT. */
+  setReusePort(on: boolean): void {
+    opt.setReusePort(this.fd, on);
+  }
+  /** SO_REUSEPORT as set. */
+  reusePort(): boolean {
+    return opt.reusePort(this.fd);
+  }
+  /** SO_LINGER: null off, seconds otherwise (0: reset on close). */
+  setLinger(linger: opt.Linger): void {
+    opt.setLinger(this.fd, linger);
+  }
+  /** SO_LINGER as set. */
+  linger(): opt.Linger {
+    return opt.linger(this.fd);
+  }
+  /** TCP_USER_TIMEOUT in ms. */
+  setUserTimeoutMs(ms: number): void {
+    opt.setUserTimeoutMs(this.fd, ms);
+  }
+  /** TCP_USER_TIMEOUT in ms. */
+  userTimeoutMs(): number {
+    return opt.userTimeoutMs(this.fd);
+  }
+  /** TCP_NOTSENT_LOWAT in bytes. */
+  setNotSentLowat(bytes: number): void {
+    opt.setNotSentLowat(this.fd, bytes);
+  }
+  /** TCP_NOTSENT_LOWAT in bytes. */
+  notSentLowat(): number {
+    return opt.notSentLowat(this.fd);
+  }
+  /** struct tcp_info, decoded with units in the field names. */
+  tcpInfo(): opt.TcpInfo {
+    return opt.tcpInfo(this.fd);
+  }
+  /** Applies a set of options; returns before -> after for each. */
+  tune(settings: opt.TuneSettings): opt.TuneChange[] {
+    return opt.tuneFd(this.fd, settings);
+  }
+}
+
+/**
+ * Applies a set of socket options to a stream and reports before -> after per option; where the
+ * kernel adjusted a value (SO_SNDBUF doubles) `adjusted` is true.
+ *
+ * @example
+ * ```ts
+ * import { TcpListener, TcpStream, tune } from "../mod.ts";
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using _server = await listener.accept();
+ * for (const c of tune(client, { noDelay: true, sendBufferSize: 65536 })) {
+ *   console.log(c.option, c.before, "->", c.after, c.adjusted ? "(adjusted by the kernel)" : "");
+ * }
+ * ```
+ */
+export function tune(socket: TcpStream, settings: opt.TuneSettings): opt.TuneChange[] {
+  return opt.tuneFd(socket.fd, settings);
+}
+
+/**
+ * @internal A TcpStream argument, or TypeError naming it (`what`). Transfers check with it before
+ * any syscall.
+ *
+ * @example
+ * ```ts ignore
+ * checkStream(out, "sendFile: out");
+ * ```
+ */
+export function checkStream(value: unknown, what: string): TcpStream {
+  if (!(value instanceof TcpStream)) throw new TypeError(`${what} must be a TcpStream`);
+  return value;
+}

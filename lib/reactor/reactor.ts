@@ -1,0 +1,862 @@
+/**
+ * The epoll reactor, living inside Deno's event loop.
+ *
+ * How it shares the thread (measured on a 2-core VM, Deno 2.9.6): a synchronous FFI
+ * `epoll_wait(…, 0)` costs ~0.2 us, a `setImmediate` turn ~1.6 us, while waking a parked
+ * `nonblocking` epoll_wait costs tens of microseconds. So while there is work the reactor polls
+ * synchronously with timeout 0, once per macrotask turn (`setImmediate`, so Deno's timers and its
+ * own I/O get a turn between polls and nothing starves), and spins a few empty turns before it
+ * parks. Parking waits on an *outer* epoll fd that holds only the inner epoll fd and the waker
+ * eventfd: the parked wait never consumes an inner event, so edge-triggered and one-shot
+ * registrations stay exact, and the buffer handed to a parked wait is never the dispatch buffer.
+ *
+ * Two parking designs are implemented and measured (bench/load/wake_latency.ts): a `nonblocking`
+ * FFI epoll_wait on Deno's blocking pool, and a Worker blocked in a synchronous epoll_wait that
+ * signals through `Atomics.waitAsync`.
+ *
+ * Fairness with Deno's own I/O (bench/load/fairness_compare.ts). Deno runs JS on a tokio
+ * current-thread runtime whose `event_interval` is 61: while a task keeps waking itself (a pending
+ * `setImmediate` makes Deno's event loop do so), tokio polls its I/O driver only once every 61 task
+ * polls. A reactor that pumps with `setImmediate` alone therefore lets Deno's own sockets
+ * (Deno.serve, fetch, Deno.listen) progress once every ~61 turns: an in-process fetch took 44 ms at
+ * the median under a busy netio echo here, against 0.9 ms under the same load on Deno's sockets.
+ * Three rules keep Deno's I/O responsive while netio is saturated:
+ * - **A turn budget** (`turnBudget`, default {@linkcode DEFAULT_TURN_BUDGET}): one turn dispatches
+ *   at most that many events, and the operations that complete without waiting (a read on a socket
+ *   known to be readable, a sendfile step) spend from the same budget; once it is spent they wait
+ *   for the next turn (tokio's coop budget). One turn stays short, microtask chains included.
+ * - **A yield when Deno's I/O is ready** (`yieldOnRuntimeIo`, default on): the reactor holds, in an
+ *   epoll set of its own, the epoll fd of Deno's I/O driver (an epoll fd is pollable, and polling
+ *   it consumes nothing). When it is readable at the start of a turn, Deno's sockets have events
+ *   the runtime has not seen, and the reactor yields instead of dispatching; the turn after a yield
+ *   always dispatches, so each side gets every other turn while both are busy. One epoll_wait (0 ms)
+ *   per turn; no yield at all while Deno's sockets are quiet.
+ * - **A periodic yield** (`yieldIntervalMs`, default {@linkcode DEFAULT_YIELD_INTERVAL_MS}): after
+ *   that much busy time without the runtime thread parking, the reactor yields anyway, for what no
+ *   fd shows: Deno's timers, and a process where the driver's fd was not found (a Worker).
+ *
+ * A yield must really park the runtime thread: the JS event loop must return to tokio with nothing
+ * runnable and no wake-up pending, and be woken only after tokio has polled its driver. Measured
+ * candidates (bench/load/fairness.ts, .tmp probes noted in issue #10): `setImmediate` and microtasks
+ * never park; `setTimeout(0)` and an `Atomics.waitAsync` timeout park but cost ~1 ms (Deno rounds
+ * timers up to 1 ms); a signal to ourselves wakes through a thread too and cost more; a
+ * `nonblocking` FFI round trip (the waker set first, so epoll_wait returns at once) and a Worker's
+ * `Atomics.notify` cost 30 us back to back and 100-170 us when spaced out (the helper thread has
+ * gone to sleep). The yield is the nonblocking round trip, issued at the *start* of a turn: issued
+ * while JavaScript still runs (the microtasks of a dispatch), it completes first, the event loop is
+ * woken before it returns, and tokio never parks (fetches stalled 45 ms that way).
+ *
+ * Stale events: the epoll data word carries (fd, generation); an event whose generation no longer
+ * matches the fd's current registration is dropped, so a reused fd number never sees its
+ * predecessor's events.
+ *
+ * Keep-alive: the reactor keeps the process alive only while it has referenced work (a `register`
+ * callback that is ref'd, or a pending readiness wait). A script that closes its last socket exits.
+ *
+ * @module
+ */
+
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD,
+  EPOLLIN,
+} from "../../ffi/constants.ts";
+import {
+  check,
+  fail,
+  sysClose,
+  sysEpollCreate1,
+  sysEpollCtl,
+  sysEpollWait,
+  sysEventfd,
+  sysRead,
+  sysWrite,
+} from "../../ffi/libc.ts";
+import { EpollEventArray } from "../../ffi/structs.ts";
+import { EEXIST, EINTR } from "../../ffi/errno.ts";
+import { ClosedError } from "../fd.ts";
+import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
+import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
+import {
+  checkWorkerPermission,
+  NonblockingParker,
+  type Parker,
+  type ParkingDesign,
+  WorkerParker,
+} from "./parking.ts";
+import { runtimeEpollFds, RuntimeWatch } from "./runtime_watch.ts";
+import { setImmediate } from "node:timers";
+
+/** A readiness callback: `ready` is a set of {@linkcode Ready} flags. */
+export type ReadyCallback = (ready: number, registration: Registration) => void;
+
+/** Options of {@linkcode Reactor.register}. */
+export interface RegisterOptions {
+  /**
+   * Whether this registration keeps the process alive (default true, like a pending accept).
+   * Sockets register unref'd and keep the process alive only while a read or write waits.
+   */
+  ref?: boolean;
+}
+
+/**
+ * One fd registered with a reactor. Returned by {@linkcode Reactor.register}.
+ *
+ * @example
+ * ```ts ignore
+ * const reg = reactor.register(fd, Interest.READABLE, (ready) => {});
+ * reg.modify(Interest.READABLE | Interest.WRITABLE);
+ * reg.deregister();
+ * ```
+ */
+export class Registration {
+  /** The registered descriptor. */
+  readonly fd: number;
+  /** Generation stamp carried in the epoll data word. */
+  readonly generation: number;
+  #reactor: Reactor;
+  /** @internal */
+  callback: ReadyCallback;
+  /** Current interest flags. */
+  interest: number;
+  /** @internal */
+  refd: boolean;
+  /** @internal */
+  active = true;
+
+  /** @internal */
+  constructor(
+    reactor: Reactor,
+    fd: number,
+    generation: number,
+    interest: number,
+    callback: ReadyCallback,
+    refd: boolean,
+  ) {
+    this.#reactor = reactor;
+    this.fd = fd;
+    this.generation = generation;
+    this.interest = interest;
+    this.callback = callback;
+    this.refd = refd;
+  }
+
+  /** True until deregistered. */
+  get registered(): boolean {
+    return this.active;
+  }
+
+  /** Changes the interest (EPOLL_CTL_MOD); re-arms a ONESHOT registration. */
+  modify(interest: number): void {
+    this.#reactor.modify(this, interest);
+  }
+
+  /** Removes the fd from the reactor (EPOLL_CTL_DEL). Idempotent. */
+  deregister(): void {
+    this.#reactor.deregister(this);
+  }
+
+  /** Makes this registration keep the process alive. */
+  ref(): void {
+    this.#reactor.setRef(this, true);
+  }
+
+  /** Stops this registration from keeping the process alive. */
+  unref(): void {
+    this.#reactor.setRef(this, false);
+  }
+}
+
+/**
+ * Default {@linkcode ReactorOptions.turnBudget}: events dispatched plus operations completed
+ * without waiting, per reactor turn. Chosen by measurement (bench/load/fairness_compare.ts).
+ */
+export const DEFAULT_TURN_BUDGET = 64;
+
+/**
+ * Default {@linkcode ReactorOptions.yieldIntervalMs}: the most busy time between two yields to
+ * Deno's runtime when its sockets show nothing (its timers need one too). Chosen by measurement
+ * (bench/load/fairness_compare.ts): a yield costs 100-170 us of wall time when spaced out, so 10 ms
+ * keeps the cost near 1-2% of a saturated loop.
+ */
+export const DEFAULT_YIELD_INTERVAL_MS = 10;
+
+/** Options of {@linkcode Reactor}. */
+export interface ReactorOptions {
+  /** Events taken per poll (default 1024). */
+  maxEvents?: number;
+  /** Empty polls (one macrotask turn each) before parking (default 8). */
+  spinBeforePark?: number;
+  /**
+   * How to park when idle (default "nonblocking"). "worker" wakes faster (measured p50 ~36 us vs
+   * ~60 us here) but starts a thread per busy period; see bench/reactor_bench.ts.
+   */
+  parking?: ParkingDesign;
+  /** Called when a readiness callback throws; the reactor keeps serving (default console.error). */
+  onError?: (error: unknown, fd: number) => void;
+  /**
+   * The work one turn may do (default {@linkcode DEFAULT_TURN_BUDGET}): events dispatched, plus
+   * socket operations that complete without waiting for readiness. Past it, operations wait for
+   * the next turn, so a turn (its microtasks included) stays short. An integer in 1..65536.
+   */
+  turnBudget?: number;
+  /**
+   * While the reactor is busy, the most milliseconds between two yields that let Deno's runtime
+   * park and poll its own I/O driver and timers, whether or not its sockets show events. Default
+   * {@linkcode DEFAULT_YIELD_INTERVAL_MS}; 0 yields every other turn; `Infinity` never yields on
+   * time (with `yieldOnRuntimeIo: false` too, Deno's sockets and timers progress only every ~61
+   * turns while netio is saturated).
+   */
+  yieldIntervalMs?: number;
+  /**
+   * Yield at the start of a turn whenever Deno's own I/O driver has events it has not polled yet
+   * (default true). Costs one epoll_wait per turn; off, only the periodic yield serves Deno's
+   * sockets.
+   */
+  yieldOnRuntimeIo?: boolean;
+}
+
+/** Counters of a reactor, from {@linkcode Reactor.stats}. */
+export interface ReactorStats {
+  /** Registered fds. */
+  registrations: number;
+  /** Synchronous epoll_wait calls. */
+  polls: number;
+  /** Events dispatched. */
+  events: number;
+  /** Times the reactor parked. */
+  parks: number;
+  /** Times a parked wait returned. */
+  unparks: number;
+  /** Explicit `wake()` calls. */
+  wakes: number;
+  /** Events dropped because their registration was gone or replaced. */
+  staleEvents: number;
+  /** Callbacks that threw. */
+  callbackErrors: number;
+  /** Pending `readable`/`writable` waits. */
+  pendingWaits: number;
+  /**
+   * Yields to Deno's runtime (see {@linkcode ReactorOptions.yieldOnRuntimeIo} and
+   * {@linkcode ReactorOptions.yieldIntervalMs}).
+   */
+  yields: number;
+  /** Whether the reactor watches Deno's I/O driver (its fd was found and the option is on). */
+  watchingRuntimeIo: boolean;
+  /**
+   * Turns cut short by the budget: the dispatch limit was reached, or an operation had to wait for
+   * the next turn (see {@linkcode ReactorOptions.turnBudget}).
+   */
+  budgetCutoffs: number;
+  /** Operations that waited for the next turn because the turn's budget was spent. */
+  deferredOperations: number;
+}
+
+interface Waiter {
+  resolve: (ready: number) => void;
+  reject: (e: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Per-fd state behind `readable()`/`writable()` (level-triggered, interest = pending waits). */
+class WaitSource {
+  readers: Waiter[] = [];
+  writers: Waiter[] = [];
+  registration: Registration | undefined;
+}
+
+/** Generation stamps live in the high 32 bits of the epoll data word. */
+const GEN_LIMIT = 0x100000000;
+/** The most event slots (maxEvents) and the largest turn budget. */
+const MAX_SLOTS = 65536;
+/** File descriptors are non-negative C ints. */
+const MAX_FD = 0x7fffffff;
+
+/**
+ * An epoll event loop inside Deno's. Register fds with callbacks, or await readiness.
+ *
+ * @example
+ * ```ts
+ * import { Reactor } from "./reactor.ts";
+ * await using reactor = new Reactor();
+ * console.log(reactor.stats().registrations); // 0
+ * ```
+ */
+export class Reactor {
+  #epfd: number;
+  #outerFd: number;
+  #wakeFd: number;
+  #closed = false;
+  #regs: (Registration | undefined)[] = [];
+  #count = 0;
+  #refs = 0;
+  #generation = 0;
+  #maxEvents: number;
+  #spinBeforePark: number;
+  #turnBudget: number;
+  #yieldIntervalMs: number;
+  // What is left of this turn's budget, and whether this turn was already counted as cut short.
+  #budgetLeft: number;
+  #turnCut = false;
+  // When the runtime thread last parked (a park or a yield returned), in performance.now() ms.
+  #lastRuntimePoll = 0;
+  // Deno's own I/O driver, watched (see runtime_watch.ts); null when off or not found.
+  #runtimeWatch: RuntimeWatch | null = null;
+  // Whether the turn now starting follows a yield (then it dispatches: netio gets its turn too).
+  #afterYield = false;
+  // Operations deferred to the next turn: one shared promise per turn, holding one ref.
+  #nextTurn: Promise<void> | undefined;
+  #releaseNextTurn: (() => void) | undefined;
+  #events: EpollEventArray;
+  #ctlEvent = new EpollEventArray(1);
+  #eightBytes = new Uint8Array(8);
+  #wakeValue: Uint8Array<ArrayBuffer>;
+  #onError: (error: unknown, fd: number) => void;
+  #parking: ParkingDesign;
+  #parker: Parker | undefined;
+  #yielder: NonblockingParker | undefined;
+  // Loop state: "idle" (nothing scheduled), "spinning" (a setImmediate pump is due), "running"
+  // (inside a pump: its end decides what comes next), "parked" (a park or a yield is pending).
+  #state: "idle" | "spinning" | "running" | "parked" = "idle";
+  #emptyPolls = 0;
+  #waitSources = new Map<number, WaitSource>();
+  #pendingWaits = 0;
+  #stats = {
+    polls: 0,
+    events: 0,
+    parks: 0,
+    unparks: 0,
+    wakes: 0,
+    staleEvents: 0,
+    cbErrors: 0,
+    yields: 0,
+    budgetCutoffs: 0,
+    deferred: 0,
+  };
+  #pump = (): void => this.#runPump();
+  #onUnpark = (): void => {
+    this.#stats.unparks++;
+    this.#state = "idle";
+    if (this.#closed) return;
+    this.#lastRuntimePoll = performance.now();
+    this.#drainWaker();
+    this.#emptyPolls = 0;
+    this.#afterYield = true;
+    this.#runPump();
+  };
+
+  /** Creates a reactor: an epoll fd, an outer epoll fd for parking, and an eventfd waker. */
+  constructor(options: ReactorOptions = {}) {
+    const maxEvents = checkInteger(options.maxEvents ?? 1024, "maxEvents", 1, MAX_SLOTS);
+    const spin = checkInteger(
+      options.spinBeforePark ?? 8,
+      "spinBeforePark",
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    const parking = options.parking ?? "nonblocking";
+    if (parking !== "nonblocking" && parking !== "worker") {
+      throw new TypeError(`parking must be "nonblocking" or "worker", got ${String(parking)}`);
+    }
+    const turnBudget = checkInteger(
+      options.turnBudget ?? DEFAULT_TURN_BUDGET,
+      "turnBudget",
+      1,
+      MAX_SLOTS,
+    );
+    const yieldIntervalMs = checkNumber(
+      options.yieldIntervalMs ?? DEFAULT_YIELD_INTERVAL_MS,
+      "yieldIntervalMs",
+      0,
+    );
+    const watchRuntime = checkBoolean(options.yieldOnRuntimeIo ?? true, "yieldOnRuntimeIo");
+    checkOptionalFunction(options.onError, "onError");
+    if (parking === "worker") checkWorkerPermission();
+    this.#turnBudget = turnBudget;
+    this.#budgetLeft = turnBudget;
+    this.#yieldIntervalMs = yieldIntervalMs;
+    this.#maxEvents = maxEvents;
+    this.#spinBeforePark = spin;
+    this.#parking = parking;
+    this.#onError = options.onError ??
+      ((error, fd) => console.error(`netio reactor: callback for fd ${fd} threw:`, error));
+    this.#events = new EpollEventArray(maxEvents);
+    this.#wakeValue = new Uint8Array(8);
+    new DataView(this.#wakeValue.buffer).setBigUint64(0, 1n, true);
+
+    // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
+    const drivers = watchRuntime ? runtimeEpollFds() : [];
+    this.#epfd = check(sysEpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
+    let outer = -1, wake = -1;
+    try {
+      outer = check(sysEpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
+      wake = check(sysEventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
+      // The outer set: the inner epoll fd (readable when it has ready events) and the waker.
+      this.#ctl(outer, EPOLL_CTL_ADD, this.#epfd, EPOLLIN, 0, 0);
+      this.#ctl(outer, EPOLL_CTL_ADD, wake, EPOLLIN, 1, 0);
+    } catch (e) {
+      if (wake >= 0) sysClose(wake);
+      if (outer >= 0) sysClose(outer);
+      sysClose(this.#epfd);
+      throw e;
+    }
+    this.#outerFd = outer;
+    this.#wakeFd = wake;
+    this.#runtimeWatch = RuntimeWatch.open(drivers);
+  }
+
+  /** The process-wide reactor used by sockets that are not given one. */
+  static default(): Reactor {
+    if (!defaultReactor || defaultReactor.closed) defaultReactor = new Reactor();
+    return defaultReactor;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The parking design in use. */
+  get parking(): ParkingDesign {
+    return this.#parking;
+  }
+
+  #ctl(epfd: number, op: number, fd: number, bits: number, lo: number, hi: number): void {
+    this.#ctlEvent.set(0, bits, lo, hi);
+    const r = sysEpollCtl(epfd, op, fd, this.#ctlEvent.bytes);
+    if (r < 0) throw fail(r, "epoll_ctl");
+  }
+
+  /**
+   * Registers `fd` for `interest` ({@linkcode Interest} flags); `onReady` is called with
+   * {@linkcode Ready} flags. A closed or non-pollable fd (a regular file: EPERM) or one already
+   * registered (EEXIST) throws {@linkcode ErrnoError} and registers nothing.
+   */
+  register(
+    fd: number,
+    interest: number,
+    onReady: ReadyCallback,
+    options: RegisterOptions = {},
+  ): Registration {
+    if (this.#closed) throw new ClosedError("register");
+    checkInteger(fd, "fd", 0, MAX_FD);
+    if (typeof onReady !== "function") throw new TypeError("onReady must be a function");
+    const bits = interestToEpoll(interest);
+    if (this.#regs[fd]) {
+      throw fail(-EEXIST, "epoll_ctl");
+    }
+    const gen = this.#generation = (this.#generation + 1) % GEN_LIMIT;
+    this.#ctl(this.#epfd, EPOLL_CTL_ADD, fd, bits, fd, gen);
+    const reg = new Registration(this, fd, gen, interest, onReady, options.ref ?? true);
+    this.#regs[fd] = reg;
+    this.#count++;
+    if (reg.refd) this.#addRef(1);
+    return reg;
+  }
+
+  /** Changes a registration's interest; re-arms ONESHOT. */
+  modify(registration: Registration, interest: number): void {
+    if (this.#closed) throw new ClosedError("modify");
+    if (!registration.active || this.#regs[registration.fd] !== registration) {
+      throw new ClosedError("modify of a deregistered fd");
+    }
+    const bits = interestToEpoll(interest);
+    this.#ctl(
+      this.#epfd,
+      EPOLL_CTL_MOD,
+      registration.fd,
+      bits,
+      registration.fd,
+      registration.generation,
+    );
+    registration.interest = interest;
+  }
+
+  /**
+   * Removes a registration (by object or fd). Idempotent. Must happen before the fd is closed;
+   * netio's sockets do it for you.
+   */
+  deregister(target: Registration | number): void {
+    const fd = typeof target === "number" ? target : target.fd;
+    const reg = this.#regs[fd];
+    if (!reg || (typeof target !== "number" && reg !== target)) return;
+    reg.active = false;
+    this.#regs[fd] = undefined;
+    this.#count--;
+    if (reg.refd) this.#addRef(-1);
+    if (!this.#closed) sysEpollCtl(this.#epfd, EPOLL_CTL_DEL, fd, null);
+    const ws = this.#waitSources.get(fd);
+    if (ws && ws.registration === reg) {
+      this.#waitSources.delete(fd);
+      const err = new ClosedError("readiness wait (fd deregistered)");
+      for (const w of ws.readers) this.#settle(w, err);
+      for (const w of ws.writers) this.#settle(w, err);
+    }
+  }
+
+  /** @internal */
+  setRef(reg: Registration, on: boolean): void {
+    if (!reg.active || reg.refd === on) return;
+    reg.refd = on;
+    this.#addRef(on ? 1 : -1);
+  }
+
+  /** @internal Adds to the count of things keeping the loop running (pending waits, ref'd regs). */
+  addRef(delta: number): void {
+    this.#addRef(delta);
+  }
+
+  #addRef(delta: number): void {
+    const before = this.#refs;
+    this.#refs += delta;
+    if (before === 0 && this.#refs > 0 && this.#state === "idle" && !this.#closed) {
+      this.#startPumping();
+    } else if (this.#refs === 0 && this.#state === "parked") {
+      // Nothing keeps us alive any more: release the parked wait so the process can exit.
+      this.wake();
+    }
+  }
+
+  /** Schedules a turn from the idle state: the runtime was free until now. */
+  #startPumping(): void {
+    this.#emptyPolls = 0;
+    this.#lastRuntimePoll = performance.now();
+    this.#state = "spinning";
+    setImmediate(this.#pump);
+  }
+
+  /**
+   * @internal Takes `units` of this turn's budget for an operation about to complete without
+   * waiting for readiness (the last operation of a turn may overdraw it). False when the budget is
+   * spent: await {@linkcode Reactor.nextTurn} first.
+   */
+  spend(units = 1): boolean {
+    if (this.#budgetLeft > 0) {
+      this.#budgetLeft -= units;
+      return true;
+    }
+    this.#cutTurn();
+    return false;
+  }
+
+  /**
+   * @internal Resolves at the start of the next turn, when the budget is full again (after a yield
+   * to the runtime when one is due). Keeps the process alive until then. Shared by every caller
+   * of one turn: no allocation per deferred operation.
+   */
+  nextTurn(): Promise<void> {
+    this.#stats.deferred++;
+    if (this.#nextTurn) return this.#nextTurn;
+    if (this.#closed) return Promise.reject(new ClosedError("reactor turn"));
+    this.#nextTurn = new Promise<void>((resolve) => this.#releaseNextTurn = resolve);
+    this.#addRef(1);
+    if (this.#state === "parked") this.wake();
+    else if (this.#state === "idle") this.#startPumping();
+    return this.#nextTurn;
+  }
+
+  #cutTurn(): void {
+    if (this.#turnCut) return;
+    this.#turnCut = true;
+    this.#stats.budgetCutoffs++;
+  }
+
+  /** Wakes a parked reactor (writes the eventfd). Cheap; safe to call at any time. */
+  wake(): void {
+    if (this.#closed) return;
+    this.#stats.wakes++;
+    sysWrite(this.#wakeFd, this.#wakeValue);
+  }
+
+  #drainWaker(): void {
+    sysRead(this.#wakeFd, this.#eightBytes);
+  }
+
+  /** Runs one synchronous poll and dispatch now. Returns the number of events dispatched. */
+  poll(): number {
+    return this.#dispatch(this.#maxEvents);
+  }
+
+  #dispatch(limit: number): number {
+    if (this.#closed) return 0;
+    const epfd = this.#epfd;
+    // Fewer slots than ready fds is safe: epoll keeps the rest on its ready list (edge-triggered
+    // ones included) and hands them out first on the next call.
+    const events = this.#events;
+    let n = sysEpollWait(epfd, events.bytes, limit, 0);
+    this.#stats.polls++;
+    if (n < 0) {
+      if (n === -EINTR) return 0;
+      throw fail(n, "epoll_wait");
+    }
+    if (n === 0) return 0;
+    const regs = this.#regs;
+    this.#stats.events += n;
+    for (let i = 0; i < n; i++) {
+      const fd = events.fd(i);
+      const gen = events.generation(i);
+      const reg = regs[fd];
+      if (reg === undefined || reg.generation !== gen || !reg.active) {
+        this.#stats.staleEvents++;
+        continue;
+      }
+      try {
+        reg.callback(readinessFromEpoll(events.events(i)), reg);
+      } catch (error) {
+        this.#stats.cbErrors++;
+        try {
+          this.#onError(error, fd);
+        } catch {
+          // An error reporter that throws must not stop the loop either.
+        }
+      }
+      if (this.#closed) {
+        n = i + 1;
+        break;
+      }
+    }
+    return n;
+  }
+
+  #runPump(): void {
+    this.#state = "running";
+    if (this.#closed) return;
+    if (this.#afterYield) {
+      this.#afterYield = false;
+    } else if (this.#runtimeWatch?.pending()) {
+      this.#yieldToRuntime();
+      return;
+    } else if (performance.now() - this.#lastRuntimePoll >= this.#yieldIntervalMs) {
+      this.#yieldToRuntime();
+      return;
+    }
+    // A new turn: a full budget, and the operations deferred by the last one go first.
+    this.#turnCut = false;
+    const limit = Math.min(this.#maxEvents, this.#turnBudget);
+    const release = this.#releaseNextTurn;
+    if (release) {
+      this.#nextTurn = this.#releaseNextTurn = undefined;
+      release();
+      this.#addRef(-1);
+    }
+    let n = 0;
+    try {
+      n = this.#dispatch(limit);
+    } catch (error) {
+      this.#onError(error, this.#epfd);
+    }
+    if (this.#closed) return;
+    if (n === limit) this.#cutTurn();
+    // The callbacks' continuations run after this turn returns and spend what is left.
+    this.#budgetLeft = this.#turnBudget - n;
+    if (this.#refs === 0) {
+      this.#state = "idle";
+      this.#parker?.idle();
+      return;
+    }
+    if (n > 0 || release || this.#nextTurn) this.#emptyPolls = 0;
+    else this.#emptyPolls++;
+    if (this.#emptyPolls > this.#spinBeforePark) {
+      this.#park();
+      return;
+    }
+    this.#state = "spinning";
+    setImmediate(this.#pump);
+  }
+
+  /**
+   * Lets the runtime thread park and poll its own I/O driver, then resumes with a dispatching
+   * turn. This runs at the start of a turn, so the last dispatch's microtasks are done: the
+   * runtime parks only if its event-loop task is not woken again before it returns, so the wait
+   * must not complete while JavaScript of ours still runs. The waker is set first, so the wait
+   * returns as soon as the thread has parked. Always the nonblocking round trip, whatever the
+   * parking design: a Worker parker may have to start its thread first (tens of milliseconds).
+   */
+  #yieldToRuntime(): void {
+    this.#stats.yields++;
+    this.#state = "parked";
+    sysWrite(this.#wakeFd, this.#wakeValue);
+    (this.#yielder ??= new NonblockingParker(this.#outerFd)).park(this.#onUnpark);
+  }
+
+  #park(): void {
+    this.#state = "parked";
+    this.#stats.parks++;
+    if (!this.#parker) {
+      this.#parker = this.#parking === "worker"
+        ? new WorkerParker(this.#outerFd)
+        : new NonblockingParker(this.#outerFd);
+    }
+    this.#parker.park(this.#onUnpark);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Readiness promises
+
+  /**
+   * Resolves with {@linkcode Ready} flags when `fd` is readable (or read-closed, or in error).
+   * Rejects with the signal's reason on abort, leaving nothing registered for this wait.
+   */
+  readable(fd: number, signal?: AbortSignal): Promise<number> {
+    return this.#wait(fd, true, signal);
+  }
+
+  /** Resolves when `fd` is writable (or in error). See {@linkcode Reactor.readable}. */
+  writable(fd: number, signal?: AbortSignal): Promise<number> {
+    return this.#wait(fd, false, signal);
+  }
+
+  #wait(fd: number, read: boolean, signal: AbortSignal | undefined): Promise<number> {
+    if (this.#closed) return Promise.reject(new ClosedError(read ? "readable" : "writable"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    let ws = this.#waitSources.get(fd);
+    if (!ws) {
+      if (this.#regs[fd]) {
+        return Promise.reject(fail(-EEXIST, "epoll_ctl"));
+      }
+      ws = new WaitSource();
+      const source = ws;
+      try {
+        ws.registration = this.register(
+          fd,
+          read ? Interest.READABLE : Interest.WRITABLE,
+          (ready) => this.#onWaitReady(fd, source, ready),
+          { ref: false },
+        );
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      this.#waitSources.set(fd, ws);
+    }
+    const source = ws;
+    return new Promise<number>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, signal, onAbort: undefined };
+      (read ? source.readers : source.writers).push(w);
+      this.#pendingWaits++;
+      this.#addRef(1);
+      if (signal) {
+        w.onAbort = () => {
+          const list = read ? source.readers : source.writers;
+          const i = list.indexOf(w);
+          if (i >= 0) list.splice(i, 1);
+          this.#settle(w, signal.reason);
+          this.#updateWaitInterest(fd, source);
+        };
+        signal.addEventListener("abort", w.onAbort, { once: true });
+      }
+      this.#updateWaitInterest(fd, source);
+    });
+  }
+
+  #settle(w: Waiter, error: unknown, ready = 0): void {
+    if (w.signal && w.onAbort) w.signal.removeEventListener("abort", w.onAbort);
+    w.onAbort = undefined;
+    this.#pendingWaits--;
+    this.#addRef(-1);
+    if (error !== undefined) w.reject(error);
+    else w.resolve(ready);
+  }
+
+  #onWaitReady(fd: number, ws: WaitSource, ready: number): void {
+    if (ready & (Ready.READABLE | Ready.READ_CLOSED | Ready.ERROR)) {
+      const rs = ws.readers;
+      ws.readers = [];
+      for (const w of rs) this.#settle(w, undefined, ready);
+    }
+    if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) {
+      const ws2 = ws.writers;
+      ws.writers = [];
+      for (const w of ws2) this.#settle(w, undefined, ready);
+    }
+    this.#updateWaitInterest(fd, ws);
+  }
+
+  #updateWaitInterest(fd: number, ws: WaitSource): void {
+    const reg = ws.registration;
+    if (!reg || !reg.active) return;
+    if (ws.readers.length === 0 && ws.writers.length === 0) {
+      // No one waits: drop the registration so a later close of the fd needs nothing from us.
+      this.#waitSources.delete(fd);
+      this.deregister(reg);
+      return;
+    }
+    const interest = (ws.readers.length ? Interest.READABLE : 0) |
+      (ws.writers.length ? Interest.WRITABLE : 0);
+    if (interest !== reg.interest) this.modify(reg, interest);
+  }
+
+  /** Counters: polls, events, parks, wake-ups, pending waits. */
+  stats(): ReactorStats {
+    const s = this.#stats;
+    return {
+      registrations: this.#count,
+      polls: s.polls,
+      events: s.events,
+      parks: s.parks,
+      unparks: s.unparks,
+      wakes: s.wakes,
+      staleEvents: s.staleEvents,
+      callbackErrors: s.cbErrors,
+      pendingWaits: this.#pendingWaits,
+      yields: s.yields,
+      watchingRuntimeIo: (this.#runtimeWatch?.watched ?? 0) > 0,
+      budgetCutoffs: s.budgetCutoffs,
+      deferredOperations: s.deferred,
+    };
+  }
+
+  /**
+   * Closes the reactor: pending waits reject, registrations are dropped (the fds themselves stay
+   * open: they belong to their owners), the epoll fds and the waker are closed. Resolves once a
+   * parked wait has returned.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Reject waiters first (while the epoll fd is still valid for deregistration).
+    for (const [fd, ws] of [...this.#waitSources]) {
+      this.#waitSources.delete(fd);
+      const err = new ClosedError("readiness wait (reactor closed)");
+      for (const w of ws.readers) this.#settle(w, err);
+      for (const w of ws.writers) this.#settle(w, err);
+    }
+    if (this.#parker || this.#yielder) {
+      sysWrite(this.#wakeFd, this.#wakeValue);
+      await this.#parker?.close();
+      await this.#yielder?.close();
+    }
+    this.#closed = true;
+    const release = this.#releaseNextTurn;
+    if (release) {
+      // Deferred operations resume and find their sockets' registrations gone.
+      this.#nextTurn = this.#releaseNextTurn = undefined;
+      release();
+    }
+    for (let fd = 0; fd < this.#regs.length; fd++) {
+      const reg = this.#regs[fd];
+      if (reg) {
+        reg.active = false;
+        this.#regs[fd] = undefined;
+      }
+    }
+    this.#count = 0;
+    this.#refs = 0;
+    sysClose(this.#outerFd);
+    sysClose(this.#wakeFd);
+    sysClose(this.#epfd);
+    this.#runtimeWatch?.close();
+    this.#runtimeWatch = null;
+    if (defaultReactor === this) defaultReactor = undefined;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+let defaultReactor: Reactor | undefined;

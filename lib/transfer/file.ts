@@ -1,0 +1,135 @@
+/**
+ * {@linkcode openFile}: a regular file opened read-only by netio itself (Deno's FsFile has no fd),
+ * for {@linkcode sendFile}. `--allow-read` is checked first.
+ *
+ * @module
+ */
+
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, S_IFDIR, S_IFMT, S_IFREG } from "../../ffi/constants.ts";
+import { EINTR, EINVAL, ErrnoError } from "../../ffi/errno.ts";
+import { check, fail, sysClose, sysFstat, sysOpen } from "../../ffi/libc.ts";
+import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
+import { OwnedFd } from "../fd.ts";
+import { requireRead } from "../_permissions.ts";
+
+const statBuf = new Uint8Array(STAT_SIZE);
+const encoder = new TextEncoder();
+
+/** fstat(2) on an open descriptor: type bits and size. */
+export function fstat(fd: number): { mode: number; size: number } {
+  check(sysFstat(fd, statBuf), "fstat");
+  return decodeStat(statBuf);
+}
+
+/**
+ * An open regular file, read-only, from {@linkcode openFile}: its descriptor and size, for
+ * {@linkcode sendFile}. Close it with `close()` or `using`; closing twice is harmless.
+ *
+ * @example
+ * ```ts
+ * import { openFile } from "../mod.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello");
+ * {
+ *   using file = openFile(path);
+ *   console.log(file.size); // 5
+ * }
+ * await Deno.remove(path);
+ * ```
+ */
+export class FileHandle {
+  #fd: OwnedFd;
+  #size: number;
+  #path: string;
+
+  /** @internal Use {@linkcode openFile}. */
+  constructor(fd: number, size: number, path: string) {
+    this.#fd = new OwnedFd(fd);
+    this.#size = size;
+    this.#path = path;
+  }
+
+  /** The path the file was opened by. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Size in bytes when opened (sendFile checks the current size again before sending). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The descriptor (read-only, for advanced use). Throws ClosedError once closed. */
+  get fd(): number {
+    return this.#fd.fd;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** The current size in bytes (a fresh fstat). */
+  currentSize(): number {
+    return fstat(this.#fd.fd).size;
+  }
+
+  /** Closes the descriptor once; later calls do nothing. */
+  close(): void {
+    this.#fd.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens a regular file for reading (open O_RDONLY|O_CLOEXEC) after checking `--allow-read` for
+ * the path, and reads its size with fstat. A directory throws ErrnoError EISDIR, a missing file
+ * ENOENT; FIFOs, devices and sockets throw ErrnoError EINVAL (they have no size to send).
+ *
+ * O_NONBLOCK is added to the open flags: it changes nothing for a regular file, and keeps a FIFO
+ * given by mistake from blocking the thread until a writer appears.
+ *
+ * @example
+ * ```ts
+ * import { openFile } from "../mod.ts";
+ * const path = await Deno.makeTempFile();
+ * using file = openFile(path);
+ * console.log(file.size); // 0
+ * file.close();
+ * await Deno.remove(path);
+ * ```
+ */
+export function openFile(path: string | URL): FileHandle {
+  if (path instanceof URL) {
+    if (path.protocol !== "file:") throw new TypeError(`openFile needs a file: URL, got ${path}`);
+    path = decodeURIComponent(path.pathname);
+  }
+  if (typeof path !== "string") throw new TypeError("openFile expects a path string or file URL");
+  if (path.length === 0 || path.includes("\0")) {
+    throw new TypeError(`invalid path: ${JSON.stringify(path)}`);
+  }
+  requireRead(path);
+  const bytes = encoder.encode(path);
+  const cPath = new Uint8Array(bytes.length + 1);
+  cPath.set(bytes);
+  let fd = sysOpen(cPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  while (fd === -EINTR) fd = sysOpen(cPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw fail(fd, "open");
+  try {
+    const { mode, size } = fstat(fd);
+    const type = mode & S_IFMT;
+    if (type === S_IFDIR) throw new ErrnoError(21, /* EISDIR */ "open");
+    if (type !== S_IFREG) throw new ErrnoError(EINVAL, "open");
+    return new FileHandle(fd, size, path);
+  } catch (e) {
+    sysClose(fd);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sendFile
