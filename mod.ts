@@ -69,6 +69,7 @@ export {
   transferStats,
   writev,
   type WritevOptions,
+  type WritevTarget,
 } from "./lib/transfer.ts";
 export {
   type AcquireOptions,

@@ -5,4 +5,4 @@ export * from "./transfer/file.ts";
 export * from "./transfer/sendfile.ts";
 export * from "./transfer/splice.ts";
 export { type TransferStats, transferStats } from "./transfer/stats.ts";
-export { writev, type WritevOptions } from "./net/write.ts";
+export { writev, type WritevOptions, type WritevTarget } from "./net/write.ts";

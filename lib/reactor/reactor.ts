@@ -80,7 +80,7 @@ import { EpollEventArray } from "../../ffi/structs.ts";
 import { EEXIST, EINTR } from "../../ffi/errno.ts";
 import { ClosedError } from "../fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
-import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
+import { interestToEpoll, readinessFromEpoll } from "./interest.ts";
 import {
   checkWorkerPermission,
   NonblockingParker,
@@ -89,186 +89,15 @@ import {
   WorkerParker,
 } from "./parking.ts";
 import { runtimeEpollFds, RuntimeWatch } from "./runtime_watch.ts";
+import {
+  DEFAULT_TURN_BUDGET,
+  DEFAULT_YIELD_INTERVAL_MS,
+  type ReactorOptions,
+  type ReactorStats,
+} from "./options.ts";
+import { ReadinessWaits } from "./readiness_waits.ts";
+import { type ReadyCallback, type RegisterOptions, Registration } from "./registration.ts";
 import { setImmediate } from "node:timers";
-
-/** A readiness callback: `ready` is a set of {@linkcode Ready} flags. */
-export type ReadyCallback = (ready: number, registration: Registration) => void;
-
-/** Options of {@linkcode Reactor.register}. */
-export interface RegisterOptions {
-  /**
-   * Whether this registration keeps the process alive (default true, like a pending accept).
-   * Sockets register unref'd and keep the process alive only while a read or write waits.
-   */
-  ref?: boolean;
-}
-
-/**
- * One fd registered with a reactor. Returned by {@linkcode Reactor.register}.
- *
- * @example
- * ```ts ignore
- * const reg = reactor.register(fd, Interest.READABLE, (ready) => {});
- * reg.modify(Interest.READABLE | Interest.WRITABLE);
- * reg.deregister();
- * ```
- */
-export class Registration {
-  /** The registered descriptor. */
-  readonly fd: number;
-  /** Generation stamp carried in the epoll data word. */
-  readonly generation: number;
-  #reactor: Reactor;
-  /** @internal */
-  callback: ReadyCallback;
-  /** Current interest flags. */
-  interest: number;
-  /** @internal */
-  refd: boolean;
-  /** @internal */
-  active = true;
-
-  /** @internal */
-  constructor(
-    reactor: Reactor,
-    fd: number,
-    generation: number,
-    interest: number,
-    callback: ReadyCallback,
-    refd: boolean,
-  ) {
-    this.#reactor = reactor;
-    this.fd = fd;
-    this.generation = generation;
-    this.interest = interest;
-    this.callback = callback;
-    this.refd = refd;
-  }
-
-  /** True until deregistered. */
-  get registered(): boolean {
-    return this.active;
-  }
-
-  /** Changes the interest (EPOLL_CTL_MOD); re-arms a ONESHOT registration. */
-  modify(interest: number): void {
-    this.#reactor.modify(this, interest);
-  }
-
-  /** Removes the fd from the reactor (EPOLL_CTL_DEL). Idempotent. */
-  deregister(): void {
-    this.#reactor.deregister(this);
-  }
-
-  /** Makes this registration keep the process alive. */
-  ref(): void {
-    this.#reactor.setRef(this, true);
-  }
-
-  /** Stops this registration from keeping the process alive. */
-  unref(): void {
-    this.#reactor.setRef(this, false);
-  }
-}
-
-/**
- * Default {@linkcode ReactorOptions.turnBudget}: events dispatched plus operations completed
- * without waiting, per reactor turn. Chosen by measurement (bench/load/fairness_compare.ts).
- */
-export const DEFAULT_TURN_BUDGET = 64;
-
-/**
- * Default {@linkcode ReactorOptions.yieldIntervalMs}: the most busy time between two yields to
- * Deno's runtime when its sockets show nothing (its timers need one too). Chosen by measurement
- * (bench/load/fairness_compare.ts): a yield costs 100-170 us of wall time when spaced out, so 10 ms
- * keeps the cost near 1-2% of a saturated loop.
- */
-export const DEFAULT_YIELD_INTERVAL_MS = 10;
-
-/** Options of {@linkcode Reactor}. */
-export interface ReactorOptions {
-  /** Events taken per poll (default 1024). */
-  maxEvents?: number;
-  /** Empty polls (one macrotask turn each) before parking (default 8). */
-  spinBeforePark?: number;
-  /**
-   * How to park when idle (default "nonblocking"). "worker" wakes faster (measured p50 ~36 us vs
-   * ~60 us here) but starts a thread per busy period; see bench/reactor_bench.ts.
-   */
-  parking?: ParkingDesign;
-  /** Called when a readiness callback throws; the reactor keeps serving (default console.error). */
-  onError?: (error: unknown, fd: number) => void;
-  /**
-   * The work one turn may do (default {@linkcode DEFAULT_TURN_BUDGET}): events dispatched, plus
-   * socket operations that complete without waiting for readiness. Past it, operations wait for
-   * the next turn, so a turn (its microtasks included) stays short. An integer in 1..65536.
-   */
-  turnBudget?: number;
-  /**
-   * While the reactor is busy, the most milliseconds between two yields that let Deno's runtime
-   * park and poll its own I/O driver and timers, whether or not its sockets show events. Default
-   * {@linkcode DEFAULT_YIELD_INTERVAL_MS}; 0 yields every other turn; `Infinity` never yields on
-   * time (with `yieldOnRuntimeIo: false` too, Deno's sockets and timers progress only every ~61
-   * turns while netio is saturated).
-   */
-  yieldIntervalMs?: number;
-  /**
-   * Yield at the start of a turn whenever Deno's own I/O driver has events it has not polled yet
-   * (default true). Costs one epoll_wait per turn; off, only the periodic yield serves Deno's
-   * sockets.
-   */
-  yieldOnRuntimeIo?: boolean;
-}
-
-/** Counters of a reactor, from {@linkcode Reactor.stats}. */
-export interface ReactorStats {
-  /** Registered fds. */
-  registrations: number;
-  /** Synchronous epoll_wait calls. */
-  polls: number;
-  /** Events dispatched. */
-  events: number;
-  /** Times the reactor parked. */
-  parks: number;
-  /** Times a parked wait returned. */
-  unparks: number;
-  /** Explicit `wake()` calls. */
-  wakes: number;
-  /** Events dropped because their registration was gone or replaced. */
-  staleEvents: number;
-  /** Callbacks that threw. */
-  callbackErrors: number;
-  /** Pending `readable`/`writable` waits. */
-  pendingWaits: number;
-  /**
-   * Yields to Deno's runtime (see {@linkcode ReactorOptions.yieldOnRuntimeIo} and
-   * {@linkcode ReactorOptions.yieldIntervalMs}).
-   */
-  yields: number;
-  /** Whether the reactor watches Deno's I/O driver (its fd was found and the option is on). */
-  watchingRuntimeIo: boolean;
-  /**
-   * Turns cut short by the budget: the dispatch limit was reached, or an operation had to wait for
-   * the next turn (see {@linkcode ReactorOptions.turnBudget}).
-   */
-  budgetCutoffs: number;
-  /** Operations that waited for the next turn because the turn's budget was spent. */
-  deferredOperations: number;
-}
-
-interface Waiter {
-  resolve: (ready: number) => void;
-  reject: (e: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-/** Per-fd state behind `readable()`/`writable()` (level-triggered, interest = pending waits). */
-class WaitSource {
-  readers: Waiter[] = [];
-  writers: Waiter[] = [];
-  registration: Registration | undefined;
-}
 
 /** Generation stamps live in the high 32 bits of the epoll data word. */
 const GEN_LIMIT = 0x100000000;
@@ -324,8 +153,7 @@ export class Reactor {
   // (inside a pump: its end decides what comes next), "parked" (a park or a yield is pending).
   #state: "idle" | "spinning" | "running" | "parked" = "idle";
   #emptyPolls = 0;
-  #waitSources = new Map<number, WaitSource>();
-  #pendingWaits = 0;
+  #waits: ReadinessWaits = new ReadinessWaits(this);
   #stats = {
     polls: 0,
     events: 0,
@@ -477,6 +305,11 @@ export class Reactor {
     registration.interest = interest;
   }
 
+  /** @internal Whether `fd` is registered with this reactor. */
+  isRegistered(fd: number): boolean {
+    return this.#regs[fd] !== undefined;
+  }
+
   /**
    * Removes a registration (by object or fd). Idempotent. Must happen before the fd is closed;
    * netio's sockets do it for you.
@@ -490,13 +323,7 @@ export class Reactor {
     this.#count--;
     if (reg.refd) this.#addRef(-1);
     if (!this.#closed) sysEpollCtl(this.#epfd, EPOLL_CTL_DEL, fd, null);
-    const ws = this.#waitSources.get(fd);
-    if (ws && ws.registration === reg) {
-      this.#waitSources.delete(fd);
-      const err = new ClosedError("readiness wait (fd deregistered)");
-      for (const w of ws.readers) this.#settle(w, err);
-      for (const w of ws.writers) this.#settle(w, err);
-    }
+    this.#waits.deregistered(reg);
   }
 
   /** @internal */
@@ -703,91 +530,14 @@ export class Reactor {
    * Rejects with the signal's reason on abort, leaving nothing registered for this wait.
    */
   readable(fd: number, signal?: AbortSignal): Promise<number> {
-    return this.#wait(fd, true, signal);
+    if (this.#closed) return Promise.reject(new ClosedError("readable"));
+    return this.#waits.wait(fd, true, signal);
   }
 
   /** Resolves when `fd` is writable (or in error). See {@linkcode Reactor.readable}. */
   writable(fd: number, signal?: AbortSignal): Promise<number> {
-    return this.#wait(fd, false, signal);
-  }
-
-  #wait(fd: number, read: boolean, signal: AbortSignal | undefined): Promise<number> {
-    if (this.#closed) return Promise.reject(new ClosedError(read ? "readable" : "writable"));
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    let ws = this.#waitSources.get(fd);
-    if (!ws) {
-      if (this.#regs[fd]) {
-        return Promise.reject(fail(-EEXIST, "epoll_ctl"));
-      }
-      ws = new WaitSource();
-      const source = ws;
-      try {
-        ws.registration = this.register(
-          fd,
-          read ? Interest.READABLE : Interest.WRITABLE,
-          (ready) => this.#onWaitReady(fd, source, ready),
-          { ref: false },
-        );
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      this.#waitSources.set(fd, ws);
-    }
-    const source = ws;
-    return new Promise<number>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal, onAbort: undefined };
-      (read ? source.readers : source.writers).push(w);
-      this.#pendingWaits++;
-      this.#addRef(1);
-      if (signal) {
-        w.onAbort = () => {
-          const list = read ? source.readers : source.writers;
-          const i = list.indexOf(w);
-          if (i >= 0) list.splice(i, 1);
-          this.#settle(w, signal.reason);
-          this.#updateWaitInterest(fd, source);
-        };
-        signal.addEventListener("abort", w.onAbort, { once: true });
-      }
-      this.#updateWaitInterest(fd, source);
-    });
-  }
-
-  #settle(w: Waiter, error: unknown, ready = 0): void {
-    if (w.signal && w.onAbort) w.signal.removeEventListener("abort", w.onAbort);
-    w.onAbort = undefined;
-    this.#pendingWaits--;
-    this.#addRef(-1);
-    if (error !== undefined) w.reject(error);
-    else w.resolve(ready);
-  }
-
-  #onWaitReady(fd: number, ws: WaitSource, ready: number): void {
-    if (ready & (Ready.READABLE | Ready.READ_CLOSED | Ready.ERROR)) {
-      const rs = ws.readers;
-      ws.readers = [];
-      for (const w of rs) this.#settle(w, undefined, ready);
-    }
-    if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) {
-      const ws2 = ws.writers;
-      ws.writers = [];
-      for (const w of ws2) this.#settle(w, undefined, ready);
-    }
-    this.#updateWaitInterest(fd, ws);
-  }
-
-  #updateWaitInterest(fd: number, ws: WaitSource): void {
-    const reg = ws.registration;
-    if (!reg || !reg.active) return;
-    if (ws.readers.length === 0 && ws.writers.length === 0) {
-      // No one waits: drop the registration so a later close of the fd needs nothing from us.
-      this.#waitSources.delete(fd);
-      this.deregister(reg);
-      return;
-    }
-    const interest = (ws.readers.length ? Interest.READABLE : 0) |
-      (ws.writers.length ? Interest.WRITABLE : 0);
-    if (interest !== reg.interest) this.modify(reg, interest);
+    if (this.#closed) return Promise.reject(new ClosedError("writable"));
+    return this.#waits.wait(fd, false, signal);
   }
 
   /** Counters: polls, events, parks, wake-ups, pending waits. */
@@ -802,7 +552,7 @@ export class Reactor {
       wakes: s.wakes,
       staleEvents: s.staleEvents,
       callbackErrors: s.cbErrors,
-      pendingWaits: this.#pendingWaits,
+      pendingWaits: this.#waits.pending,
       yields: s.yields,
       watchingRuntimeIo: (this.#runtimeWatch?.watched ?? 0) > 0,
       budgetCutoffs: s.budgetCutoffs,
@@ -818,12 +568,7 @@ export class Reactor {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Reject waiters first (while the epoll fd is still valid for deregistration).
-    for (const [fd, ws] of [...this.#waitSources]) {
-      this.#waitSources.delete(fd);
-      const err = new ClosedError("readiness wait (reactor closed)");
-      for (const w of ws.readers) this.#settle(w, err);
-      for (const w of ws.writers) this.#settle(w, err);
-    }
+    this.#waits.rejectAll(new ClosedError("readiness wait (reactor closed)"));
     if (this.#parker || this.#yielder) {
       sysWrite(this.#wakeFd, this.#wakeValue);
       await this.#parker?.close();

@@ -1,0 +1,93 @@
+/**
+ * {@linkcode ReactorOptions}, {@linkcode ReactorStats} and the measured defaults of the
+ * reactor's fairness policy.
+ *
+ * @module
+ */
+
+import type { ParkingDesign } from "./parking.ts";
+
+/**
+ * Default {@linkcode ReactorOptions.turnBudget}: events dispatched plus operations completed
+ * without waiting, per reactor turn. Chosen by measurement (bench/load/fairness_compare.ts).
+ */
+export const DEFAULT_TURN_BUDGET = 64;
+
+/**
+ * Default {@linkcode ReactorOptions.yieldIntervalMs}: the most busy time between two yields to
+ * Deno's runtime when its sockets show nothing (its timers need one too). Chosen by measurement
+ * (bench/load/fairness_compare.ts): a yield costs 100-170 us of wall time when spaced out, so 10 ms
+ * keeps the cost near 1-2% of a saturated loop.
+ */
+export const DEFAULT_YIELD_INTERVAL_MS = 10;
+
+/** Options of {@linkcode Reactor}. */
+export interface ReactorOptions {
+  /** Events taken per poll (default 1024). */
+  maxEvents?: number;
+  /** Empty polls (one macrotask turn each) before parking (default 8). */
+  spinBeforePark?: number;
+  /**
+   * How to park when idle (default "nonblocking"). "worker" wakes faster (measured p50 ~36 us vs
+   * ~60 us here) but starts a thread per busy period; see bench/reactor_bench.ts.
+   */
+  parking?: ParkingDesign;
+  /** Called when a readiness callback throws; the reactor keeps serving (default console.error). */
+  onError?: (error: unknown, fd: number) => void;
+  /**
+   * The work one turn may do (default {@linkcode DEFAULT_TURN_BUDGET}): events dispatched, plus
+   * socket operations that complete without waiting for readiness. Past it, operations wait for
+   * the next turn, so a turn (its microtasks included) stays short. An integer in 1..65536.
+   */
+  turnBudget?: number;
+  /**
+   * While the reactor is busy, the most milliseconds between two yields that let Deno's runtime
+   * park and poll its own I/O driver and timers, whether or not its sockets show events. Default
+   * {@linkcode DEFAULT_YIELD_INTERVAL_MS}; 0 yields every other turn; `Infinity` never yields on
+   * time (with `yieldOnRuntimeIo: false` too, Deno's sockets and timers progress only every ~61
+   * turns while netio is saturated).
+   */
+  yieldIntervalMs?: number;
+  /**
+   * Yield at the start of a turn whenever Deno's own I/O driver has events it has not polled yet
+   * (default true). Costs one epoll_wait per turn; off, only the periodic yield serves Deno's
+   * sockets.
+   */
+  yieldOnRuntimeIo?: boolean;
+}
+
+/** Counters of a reactor, from {@linkcode Reactor.stats}. */
+export interface ReactorStats {
+  /** Registered fds. */
+  registrations: number;
+  /** Synchronous epoll_wait calls. */
+  polls: number;
+  /** Events dispatched. */
+  events: number;
+  /** Times the reactor parked. */
+  parks: number;
+  /** Times a parked wait returned. */
+  unparks: number;
+  /** Explicit `wake()` calls. */
+  wakes: number;
+  /** Events dropped because their registration was gone or replaced. */
+  staleEvents: number;
+  /** Callbacks that threw. */
+  callbackErrors: number;
+  /** Pending `readable`/`writable` waits. */
+  pendingWaits: number;
+  /**
+   * Yields to Deno's runtime (see {@linkcode ReactorOptions.yieldOnRuntimeIo} and
+   * {@linkcode ReactorOptions.yieldIntervalMs}).
+   */
+  yields: number;
+  /** Whether the reactor watches Deno's I/O driver (its fd was found and the option is on). */
+  watchingRuntimeIo: boolean;
+  /**
+   * Turns cut short by the budget: the dispatch limit was reached, or an operation had to wait for
+   * the next turn (see {@linkcode ReactorOptions.turnBudget}).
+   */
+  budgetCutoffs: number;
+  /** Operations that waited for the next turn because the turn's budget was spent. */
+  deferredOperations: number;
+}
