@@ -187,42 +187,6 @@ export function epollEventLayout(arch: Arch = ARCH): EpollEventLayout {
 }
 
 /**
- * Writes one epoll_event at index `i` of `view`: `events` as u32, `data` as two u32 halves (netio
- * keeps its tokens below 2^53 and writes them as low/high words to avoid bigint on the hot path).
- */
-export function writeEpollEvent(
-  view: DataView,
-  i: number,
-  events: number,
-  data: number,
-  layout: EpollEventLayout = epollEventLayout(),
-): void {
-  const base = i * layout.size;
-  view.setUint32(base, events >>> 0, true);
-  view.setUint32(base + layout.dataOffset, data >>> 0, true);
-  view.setUint32(base + layout.dataOffset + 4, Math.floor(data / 0x100000000), true);
-}
-
-/** Reads the `events` bits of event `i`. */
-export function readEpollEvents(
-  view: DataView,
-  i: number,
-  layout: EpollEventLayout = epollEventLayout(),
-): number {
-  return view.getUint32(i * layout.size, true);
-}
-
-/** Reads the `data` of event `i` as a number (low word + high word * 2^32). */
-export function readEpollData(
-  view: DataView,
-  i: number,
-  layout: EpollEventLayout = epollEventLayout(),
-): number {
-  const base = i * layout.size + layout.dataOffset;
-  return view.getUint32(base, true) + view.getUint32(base + 4, true) * 0x100000000;
-}
-
-/**
  * A preallocated array of struct epoll_event (Netty's `EpollEventArray`): `bytes` is what
  * epoll_wait fills and epoll_ctl reads; the accessors decode one slot without allocating. netio's
  * data word is two 32-bit halves: the fd (low) and a generation stamp (high).
@@ -330,16 +294,37 @@ export function encodeIovecs(
 // ---------------------------------------------------------------------------------------------
 // Small option values
 
-/** Encodes a C int (4 bytes, little-endian on both supported arches). */
-export function encodeInt(value: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, value, true);
-  return b;
+/** Size of a C int and of socklen_t (4 bytes, little-endian on both supported arches). */
+export const INT_SIZE = 4;
+
+/**
+ * Writes a C int into the first 4 bytes of `b` (a caller-owned buffer: no allocation).
+ *
+ * @example
+ * ```ts
+ * import { decodeInt, INT_SIZE, writeInt } from "./structs.ts";
+ * const b = new Uint8Array(INT_SIZE);
+ * writeInt(b, -2);
+ * console.log(decodeInt(b)); // -2
+ * ```
+ */
+export function writeInt(b: Uint8Array, value: number): void {
+  new DataView(b.buffer, b.byteOffset, INT_SIZE).setInt32(0, value, true);
 }
 
 /** Decodes a C int. */
 export function decodeInt(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getInt32(0, true);
+  return new DataView(b.buffer, b.byteOffset, INT_SIZE).getInt32(0, true);
+}
+
+/** Writes a socklen_t (unsigned 32-bit) into the first 4 bytes of `b`. */
+export function writeSocklen(b: Uint8Array, value: number): void {
+  new DataView(b.buffer, b.byteOffset, INT_SIZE).setUint32(0, value, true);
+}
+
+/** Decodes a socklen_t. */
+export function decodeSocklen(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, INT_SIZE).getUint32(0, true);
 }
 
 /** Size of struct linger { int l_onoff; int l_linger; }. */

@@ -34,26 +34,25 @@ import {
   decodeSockaddr,
   decodeStat,
   decodeTcpInfo,
-  encodeInt,
   encodeIovecs,
   encodeLinger,
   encodeSockaddrIn,
   encodeSockaddrIn6,
+  EpollEventArray,
   epollEventLayout,
   formatIPv4,
   formatIPv6,
+  INT_SIZE,
   IOVEC_SIZE,
   parseIPv4,
   parseIPv6,
-  readEpollData,
-  readEpollEvents,
   SOCKADDR_IN6_SIZE,
   SOCKADDR_IN_SIZE,
   STAT_SIZE,
   statLayout,
   TCP_INFO_SIZE,
   type TcpInfo,
-  writeEpollEvent,
+  writeInt,
 } from "../ffi/structs.ts";
 import { ClosedError } from "../lib/fd.ts";
 import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "../lib/reactor.ts";
@@ -236,37 +235,43 @@ Deno.test("epoll_event is 12 bytes packed on x86_64 and 16 aligned on aarch64", 
 });
 
 for (const arch of ["x86_64", "aarch64"] as const) {
-  Deno.test(`epoll_event codec (${arch}) writes events and 64-bit data at their offsets`, () => {
-    const layout = epollEventLayout(arch);
+  Deno.test(`EpollEventArray (${arch}) writes events and the (fd, generation) word at their offsets`, () => {
     const size = arch === "x86_64" ? 12 : 16;
     const dataAt = arch === "x86_64" ? 4 : 8;
-    const buf = new Uint8Array(size * 3);
-    const view = new DataView(buf.buffer);
+    const array = new EpollEventArray(3, arch);
+    assert.equal(array.bytes.byteLength, size * 3);
+    const view = new DataView(array.bytes.buffer);
     const events = [EPOLLIN | EPOLLET, EPOLLOUT | EPOLLRDHUP, EPOLLERR | EPOLLHUP];
-    const data = [7, 0x1_0000_0002, Number.MAX_SAFE_INTEGER];
-    for (let i = 0; i < 3; i++) writeEpollEvent(view, i, events[i]!, data[i]!, layout);
+    const fds = [7, 2, 0x7fffffff];
+    const generations = [0, 1, 0xffffffff];
+    for (let i = 0; i < 3; i++) array.set(i, events[i]!, fds[i]!, generations[i]!);
     for (let i = 0; i < 3; i++) {
       // Independent reads at the kernel's offsets.
       assert.equal(view.getUint32(i * size, true), events[i]! >>> 0);
-      assert.equal(view.getBigUint64(i * size + dataAt, true), BigInt(data[i]!));
-      // And the codec's own readers agree.
-      assert.equal(readEpollEvents(view, i, layout), events[i]! >>> 0);
-      assert.equal(readEpollData(view, i, layout), data[i]);
+      assert.equal(
+        view.getBigUint64(i * size + dataAt, true),
+        BigInt(generations[i]!) * 0x1_0000_0000n + BigInt(fds[i]!),
+      );
+      // And the array's own readers agree.
+      assert.equal(array.events(i), events[i]! >>> 0);
+      assert.equal(array.fd(i), fds[i]);
+      assert.equal(array.generation(i), generations[i]);
     }
     if (arch === "aarch64") {
       // The 4 padding bytes after `events` are never written.
-      assert.deepEqual(buf.subarray(4, 8), bytes(0, 0, 0, 0));
+      assert.deepEqual(array.bytes.subarray(4, 8), bytes(0, 0, 0, 0));
     }
   });
 
-  Deno.test(`epoll_event codec (${arch}) reads what the kernel would have written`, () => {
+  Deno.test(`EpollEventArray (${arch}) reads what the kernel would have written`, () => {
     const layout = epollEventLayout(arch);
-    const buf = new Uint8Array(layout.size * 2);
-    const view = new DataView(buf.buffer);
+    const array = new EpollEventArray(2, arch);
+    const view = new DataView(array.bytes.buffer);
     view.setUint32(layout.size, EPOLLIN | EPOLLRDHUP, true);
     view.setBigUint64(layout.size + layout.dataOffset, 0x0000_0123_4567_89abn, true);
-    assert.equal(readEpollEvents(view, 1, layout), EPOLLIN | EPOLLRDHUP);
-    assert.equal(readEpollData(view, 1, layout), 0x0123_4567_89ab);
+    assert.equal(array.events(1), EPOLLIN | EPOLLRDHUP);
+    assert.equal(array.fd(1), 0x4567_89ab);
+    assert.equal(array.generation(1), 0x0123);
   });
 }
 
@@ -437,8 +442,13 @@ Deno.test("decodeTcpInfo() names unknown states instead of guessing", () => {
 // Small option values and iovec
 
 Deno.test("int and linger option values round-trip", () => {
-  for (const x of [0, 1, -1, 0x7fffffff, -0x80000000]) assert.equal(decodeInt(encodeInt(x)), x);
-  assert.deepEqual(encodeInt(1), bytes(1, 0, 0, 0));
+  const cell = new Uint8Array(INT_SIZE);
+  for (const x of [0, 1, -1, 0x7fffffff, -0x80000000]) {
+    writeInt(cell, x);
+    assert.equal(decodeInt(cell), x);
+  }
+  writeInt(cell, 1);
+  assert.deepEqual(cell, bytes(1, 0, 0, 0));
   assert.deepEqual(encodeLinger(true, 5), bytes(1, 0, 0, 0, 5, 0, 0, 0));
   assert.deepEqual(decodeLinger(encodeLinger(true, 0)), { on: true, seconds: 0 });
   assert.deepEqual(decodeLinger(encodeLinger(false, 0)), { on: false, seconds: 0 });

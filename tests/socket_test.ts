@@ -24,7 +24,7 @@ import {
   sysGetsockname,
   sysSocket,
 } from "../ffi/libc.ts";
-import * as opt from "../lib/sockopt.ts";
+import * as opt from "../lib/net/options.ts";
 import {
   decodeSockaddr,
   encodeSockaddrIn,

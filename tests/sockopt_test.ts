@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ClosedError, ErrnoError, Reactor, type TcpStream, tune } from "../mod.ts";
 import { EFD_CLOEXEC } from "../ffi/constants.ts";
 import { check, sysClose, sysEventfd } from "../ffi/libc.ts";
-import * as opt from "../lib/sockopt.ts";
+import * as opt from "../lib/net/options.ts";
 import { fdCount, tcpPair } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime: create it before any baseline
@@ -224,32 +224,35 @@ for (const [option, good, bads] of BAD_VALUES) {
 // ---------------------------------------------------------------------------------------------
 // Error paths: errno reaches ErrnoError through every fd-level wrapper
 
-/** Every wrapper in lib/sockopt.ts, called on `fd`, with the syscall it must name. */
+/** A valid value for every row of the option table. */
+const SAMPLE: Required<opt.TuneSettings> = {
+  noDelay: true,
+  cork: true,
+  quickAck: true,
+  reuseAddress: true,
+  reusePort: true,
+  sendBufferSize: 65536,
+  recvBufferSize: 65536,
+  keepAlive: { idleSec: 30 },
+  linger: 5,
+  userTimeoutMs: 1000,
+  notSentLowat: 16384,
+};
+
+/**
+ * Every option of the table (lib/net/options.ts), set and read, and every other fd-level wrapper,
+ * called on `fd`, with the syscall it must name.
+ */
 function wrappers(fd: number): [string, () => unknown, string][] {
+  const rows: [string, () => unknown, string][] = [];
+  for (const key of Object.keys(opt.SOCKET_OPTIONS) as (keyof opt.TuneSettings)[]) {
+    rows.push([`set ${key}`, () => opt.setOption(fd, key, SAMPLE[key] as never), "setsockopt"]);
+    rows.push([key, () => opt.getOption(fd, key), "getsockopt"]);
+  }
+  assert.equal(rows.length, 22, "11 options, set and get");
   return [
-    ["setNoDelay", () => opt.setNoDelay(fd, true), "setsockopt"],
-    ["noDelay", () => opt.noDelay(fd), "getsockopt"],
-    ["setCork", () => opt.setCork(fd, true), "setsockopt"],
-    ["cork", () => opt.cork(fd), "getsockopt"],
-    ["setQuickAck", () => opt.setQuickAck(fd, true), "setsockopt"],
-    ["quickAck", () => opt.quickAck(fd), "getsockopt"],
-    ["setReuseAddress", () => opt.setReuseAddress(fd, true), "setsockopt"],
-    ["reuseAddress", () => opt.reuseAddress(fd), "getsockopt"],
-    ["setReusePort", () => opt.setReusePort(fd, true), "setsockopt"],
-    ["reusePort", () => opt.reusePort(fd), "getsockopt"],
-    ["setSendBufferSize", () => opt.setSendBufferSize(fd, 65536), "setsockopt"],
-    ["sendBufferSize", () => opt.sendBufferSize(fd), "getsockopt"],
-    ["setRecvBufferSize", () => opt.setRecvBufferSize(fd, 65536), "setsockopt"],
-    ["recvBufferSize", () => opt.recvBufferSize(fd), "getsockopt"],
-    ["setKeepAlive(false)", () => opt.setKeepAlive(fd, false), "setsockopt"],
-    ["setKeepAlive({...})", () => opt.setKeepAlive(fd, { idleSec: 30 }), "setsockopt"],
-    ["keepAlive", () => opt.keepAlive(fd), "getsockopt"],
-    ["setLinger", () => opt.setLinger(fd, 5), "setsockopt"],
-    ["linger", () => opt.linger(fd), "getsockopt"],
-    ["setUserTimeoutMs", () => opt.setUserTimeoutMs(fd, 1000), "setsockopt"],
-    ["userTimeoutMs", () => opt.userTimeoutMs(fd), "getsockopt"],
-    ["setNotSentLowat", () => opt.setNotSentLowat(fd, 16384), "setsockopt"],
-    ["notSentLowat", () => opt.notSentLowat(fd), "getsockopt"],
+    ...rows,
+    ["set keepAlive(false)", () => opt.setOption(fd, "keepAlive", false), "setsockopt"],
     ["socketError", () => opt.socketError(fd), "getsockopt"],
     ["tcpInfo", () => opt.tcpInfo(fd), "getsockopt"],
     ["tuneFd", () => opt.tuneFd(fd, { noDelay: true }), "getsockopt"],

@@ -6,6 +6,7 @@
  */
 
 import {
+  AF_INET6,
   EFD_CLOEXEC,
   IPPROTO_IPV6,
   IPV6_V6ONLY,
@@ -31,7 +32,13 @@ import type { SocketAddress } from "../../ffi/structs.ts";
 import { checkHostname, checkNetPermission, checkPort, resolveLiteral } from "../address.ts";
 import { ClosedError, OwnedFd } from "../fd.ts";
 import { Reactor } from "../reactor.ts";
-import * as opt from "../sockopt.ts";
+import { getOption, setIntOption } from "./options.ts";
+import { checkInteger } from "../_validate.ts";
+
+/** listen(2) backlog when none is given: nginx's and Node's default. */
+const DEFAULT_BACKLOG = 511;
+/** The kernel caps the backlog at net.core.somaxconn (65535 at most since 5.4). */
+const MAX_BACKLOG = 65535;
 import { sockAddr } from "./_sockaddr.ts";
 import { IoState } from "./readiness.ts";
 import { TcpStream } from "./stream.ts";
@@ -67,7 +74,7 @@ export interface ListenerStats {
  *
  * @example
  * ```ts
- * import { TcpListener, TcpStream } from "../mod.ts";
+ * import { TcpListener, TcpStream } from "../../mod.ts";
  * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
  * const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * using server = await listener.accept();
@@ -98,10 +105,7 @@ export class TcpListener {
     }
     const hostname = checkHostname(options.hostname ?? "0.0.0.0");
     const port = checkPort(options.port, true);
-    const backlog = options.backlog ?? 511;
-    if (!Number.isInteger(backlog) || backlog < 1 || backlog > 65535) {
-      throw new RangeError(`backlog must be an integer in 1..65535, got ${backlog}`);
-    }
+    const backlog = checkInteger(options.backlog ?? DEFAULT_BACKLOG, "backlog", 1, MAX_BACKLOG);
     const resolved = resolveLiteral(hostname, port);
     if (!resolved) {
       throw new TypeError(`TcpListener.bind needs an IP address or "localhost", got ${hostname}`);
@@ -114,10 +118,10 @@ export class TcpListener {
     );
     let spare = -1;
     try {
-      if (options.reuseAddress ?? true) opt.setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-      if (options.reusePort) opt.setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-      if (resolved.family === 10 && options.ipv6Only !== undefined) {
-        opt.setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6Only ? 1 : 0);
+      if (options.reuseAddress ?? true) setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+      if (options.reusePort) setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+      if (resolved.family === AF_INET6 && options.ipv6Only !== undefined) {
+        setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6Only ? 1 : 0);
       }
       check(sysBind(fd, resolved.sockaddr), "bind");
       check(sysListen(fd, backlog), "listen");
@@ -253,12 +257,12 @@ export class TcpListener {
 
   /** SO_REUSEADDR as set. */
   reuseAddress(): boolean {
-    return opt.reuseAddress(this.fd);
+    return getOption(this.fd, "reuseAddress");
   }
 
   /** SO_REUSEPORT as set. */
   reusePort(): boolean {
-    return opt.reusePort(this.fd);
+    return getOption(this.fd, "reusePort");
   }
 }
 

@@ -12,7 +12,18 @@ import type { SocketAddress } from "../../ffi/structs.ts";
 import { checkHostname, checkNetPermission, checkPort, resolveAddress } from "../address.ts";
 import { ClosedError, OwnedFd } from "../fd.ts";
 import { Reactor } from "../reactor.ts";
-import * as opt from "../sockopt.ts";
+import {
+  getOption,
+  type KeepAlive,
+  type Linger,
+  setOption,
+  socketError,
+  type TcpInfo,
+  tcpInfo,
+  type TuneChange,
+  tuneFd,
+  type TuneSettings,
+} from "./options.ts";
 import { checkBytes } from "../_validate.ts";
 import { sockAddr } from "./_sockaddr.ts";
 import { IoState } from "./readiness.ts";
@@ -53,7 +64,7 @@ export interface ReadinessOptions extends WaitOptions {
  *
  * @example
  * ```ts
- * import { TcpListener, TcpStream } from "../mod.ts";
+ * import { TcpListener, TcpStream } from "../../mod.ts";
  * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
  * using client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * using server = await listener.accept();
@@ -117,7 +128,7 @@ export class TcpStream {
       if (r < 0) {
         stream.#io.writeReady = false;
         await stream.#io.wait(fd, false, signal);
-        const err = opt.socketError(fd);
+        const err = socketError(fd);
         if (err !== 0) throw new ErrnoError(err, "connect");
       }
       return stream;
@@ -330,99 +341,99 @@ export class TcpStream {
 
   /** TCP_NODELAY on or off. */
   setNoDelay(on: boolean): void {
-    opt.setNoDelay(this.fd, on);
+    setOption(this.fd, "noDelay", on, "setNoDelay");
   }
   /** TCP_NODELAY as set. */
   noDelay(): boolean {
-    return opt.noDelay(this.fd);
+    return getOption(this.fd, "noDelay");
   }
   /** TCP_CORK on or off. */
   setCork(on: boolean): void {
-    opt.setCork(this.fd, on);
+    setOption(this.fd, "cork", on, "setCork");
   }
   /** TCP_CORK as set. */
   cork(): boolean {
-    return opt.cork(this.fd);
+    return getOption(this.fd, "cork");
   }
   /** TCP_QUICKACK (the kernel may clear it again on its own). */
   setQuickAck(on: boolean): void {
-    opt.setQuickAck(this.fd, on);
+    setOption(this.fd, "quickAck", on, "setQuickAck");
   }
   /** TCP_QUICKACK now. */
   quickAck(): boolean {
-    return opt.quickAck(this.fd);
+    return getOption(this.fd, "quickAck");
   }
   /** SO_KEEPALIVE and its timings. */
-  setKeepAlive(keepAlive: boolean | opt.KeepAlive): void {
-    opt.setKeepAlive(this.fd, keepAlive);
+  setKeepAlive(keepAlive: boolean | KeepAlive): void {
+    setOption(this.fd, "keepAlive", keepAlive, "setKeepAlive");
   }
   /** Keepalive: false, or its timings. */
-  keepAlive(): false | Required<opt.KeepAlive> {
-    return opt.keepAlive(this.fd);
+  keepAlive(): false | Required<KeepAlive> {
+    return getOption(this.fd, "keepAlive");
   }
   /** SO_SNDBUF request in bytes. */
   setSendBufferSize(bytes: number): void {
-    opt.setSendBufferSize(this.fd, bytes);
+    setOption(this.fd, "sendBufferSize", bytes, "setSendBufferSize");
   }
   /** SO_SNDBUF as the kernel set it (doubled). */
   sendBufferSize(): number {
-    return opt.sendBufferSize(this.fd);
+    return getOption(this.fd, "sendBufferSize");
   }
   /** SO_RCVBUF request in bytes. */
   setRecvBufferSize(bytes: number): void {
-    opt.setRecvBufferSize(this.fd, bytes);
+    setOption(this.fd, "recvBufferSize", bytes, "setRecvBufferSize");
   }
   /** SO_RCVBUF as the kernel set it (doubled). */
   recvBufferSize(): number {
-    return opt.recvBufferSize(this.fd);
+    return getOption(this.fd, "recvBufferSize");
   }
   /** SO_REUSEADDR. */
   setReuseAddress(on: boolean): void {
-    opt.setReuseAddress(this.fd, on);
+    setOption(this.fd, "reuseAddress", on, "setReuseAddress");
   }
   /** SO_REUSEADDR as set. */
   reuseAddress(): boolean {
-    return opt.reuseAddress(this.fd);
+    return getOption(this.fd, "reuseAddress");
   }
   /** SO_REUSEPORT. */
   setReusePort(on: boolean): void {
-    opt.setReusePort(this.fd, on);
+    setOption(this.fd, "reusePort", on, "setReusePort");
   }
   /** SO_REUSEPORT as set. */
   reusePort(): boolean {
-    return opt.reusePort(this.fd);
+    return getOption(this.fd, "reusePort");
   }
   /** SO_LINGER: null off, seconds otherwise (0: reset on close). */
-  setLinger(linger: opt.Linger): void {
-    opt.setLinger(this.fd, linger);
+  setLinger(linger: Linger): void {
+    setOption(this.fd, "linger", linger, "setLinger");
   }
   /** SO_LINGER as set. */
-  linger(): opt.Linger {
-    return opt.linger(this.fd);
+  linger(): Linger {
+    return getOption(this.fd, "linger");
   }
   /** TCP_USER_TIMEOUT in ms. */
   setUserTimeoutMs(ms: number): void {
-    opt.setUserTimeoutMs(this.fd, ms);
+    setOption(this.fd, "userTimeoutMs", ms, "setUserTimeoutMs");
   }
   /** TCP_USER_TIMEOUT in ms. */
   userTimeoutMs(): number {
-    return opt.userTimeoutMs(this.fd);
+    return getOption(this.fd, "userTimeoutMs");
   }
   /** TCP_NOTSENT_LOWAT in bytes. */
   setNotSentLowat(bytes: number): void {
-    opt.setNotSentLowat(this.fd, bytes);
+    setOption(this.fd, "notSentLowat", bytes, "setNotSentLowat");
   }
   /** TCP_NOTSENT_LOWAT in bytes. */
   notSentLowat(): number {
-    return opt.notSentLowat(this.fd);
+    return getOption(this.fd, "notSentLowat");
   }
   /** struct tcp_info, decoded with units in the field names. */
-  tcpInfo(): opt.TcpInfo {
-    return opt.tcpInfo(this.fd);
+  tcpInfo(): TcpInfo {
+    return tcpInfo(this.fd);
   }
   /** Applies a set of options; returns before -> after for each. */
-  tune(settings: opt.TuneSettings): opt.TuneChange[] {
-    return opt.tuneFd(this.fd, settings);
+  tune(settings: TuneSettings): TuneChange[] {
+    return tuneFd(this.fd, settings);
   }
 }
 
@@ -432,7 +443,7 @@ export class TcpStream {
  *
  * @example
  * ```ts
- * import { TcpListener, TcpStream, tune } from "../mod.ts";
+ * import { TcpListener, TcpStream, tune } from "../../mod.ts";
  * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
  * using client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * using _server = await listener.accept();
@@ -441,8 +452,8 @@ export class TcpStream {
  * }
  * ```
  */
-export function tune(socket: TcpStream, settings: opt.TuneSettings): opt.TuneChange[] {
-  return opt.tuneFd(socket.fd, settings);
+export function tune(socket: TcpStream, settings: TuneSettings): TuneChange[] {
+  return tuneFd(socket.fd, settings);
 }
 
 /**

@@ -27,7 +27,7 @@ export function fstat(fd: number): { mode: number; size: number } {
  *
  * @example
  * ```ts
- * import { openFile } from "../mod.ts";
+ * import { openFile } from "../../mod.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "hello");
  * {
@@ -95,7 +95,7 @@ export class FileHandle {
  *
  * @example
  * ```ts
- * import { openFile } from "../mod.ts";
+ * import { openFile } from "../../mod.ts";
  * const path = await Deno.makeTempFile();
  * using file = openFile(path);
  * console.log(file.size); // 0

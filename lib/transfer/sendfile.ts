@@ -53,7 +53,7 @@ export interface SendFileOptions {
  *
  * @example
  * ```ts
- * import { sendFile, TcpListener, TcpStream } from "../mod.ts";
+ * import { sendFile, TcpListener, TcpStream } from "../../mod.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "hello, file");
  * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });

@@ -87,7 +87,7 @@ function releasePipe(p: Pipe, empty: boolean): void {
  *
  * @example
  * ```ts
- * import { closeIdlePipes } from "../mod.ts";
+ * import { closeIdlePipes } from "../../mod.ts";
  * console.log(closeIdlePipes()); // 0 when nothing was spliced yet
  * ```
  */
@@ -131,7 +131,7 @@ const SPLICE_FLAGS = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
  *
  * @example
  * ```ts
- * import { closeIdlePipes, splice, TcpListener, TcpStream } from "../mod.ts";
+ * import { closeIdlePipes, splice, TcpListener, TcpStream } from "../../mod.ts";
  * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
  * const port = listener.addr.port;
  * using a = await TcpStream.connect({ hostname: "127.0.0.1", port });
@@ -321,7 +321,7 @@ export interface ProxyResult {
  *
  * @example
  * ```ts
- * import { closeIdlePipes, proxy, TcpListener, TcpStream } from "../mod.ts";
+ * import { closeIdlePipes, proxy, TcpListener, TcpStream } from "../../mod.ts";
  * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
  * const port = listener.addr.port;
  * using client = await TcpStream.connect({ hostname: "127.0.0.1", port });

@@ -64,7 +64,7 @@ export const stats: TransferStats = {
  *
  * @example
  * ```ts
- * import { transferStats } from "../mod.ts";
+ * import { transferStats } from "../../mod.ts";
  * const s = transferStats();
  * console.log(s.sendFileBytes, s.sendFileFallbacks, s.pipesReused);
  * ```
