@@ -24,7 +24,8 @@
  */
 
 export { ErrnoError } from "./ffi/errno.ts";
-export type { SocketAddress, TcpInfo } from "./ffi/structs.ts";
+export type { TcpInfo } from "./ffi/structs.ts";
+export type { SocketAddress } from "./lib/net/address.ts";
 export { ClosedError } from "./lib/fd.ts";
 export {
   DEFAULT_TURN_BUDGET,

@@ -18,100 +18,6 @@ export type Arch = "x86_64" | "aarch64";
 export const ARCH: Arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
 
 // ---------------------------------------------------------------------------------------------
-// IP addresses
-
-/**
- * Parses a dotted-quad IPv4 literal into 4 bytes, or returns null when `text` is not one.
- * Leading zeros are refused (they mean octal to some parsers: ambiguity is how SSRF filters fail).
- */
-export function parseIPv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === "0")) return null;
-    let v = 0;
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j) - 48;
-      if (c < 0 || c > 9) return null;
-      v = v * 10 + c;
-    }
-    if (v > 255) return null;
-    out[i] = v;
-  }
-  return out;
-}
-
-/** Parses an IPv6 literal (with `::` and an embedded IPv4 tail) into 16 bytes, or null. */
-export function parseIPv6(text: string): Uint8Array | null {
-  if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
-  if (text.includes("%")) return null; // zone ids are not supported
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const parseGroups = (s: string): number[] | null => {
-    if (s === "") return [];
-    const groups: number[] = [];
-    const parts = s.split(":");
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes(".")) {
-        const v4 = parseIPv4(p);
-        if (!v4) return null;
-        groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return null;
-      groups.push(parseInt(p, 16));
-    }
-    return groups;
-  };
-  const head = parseGroups(halves[0]!);
-  const tail = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (!head || !tail) return null;
-  const total = head.length + tail.length;
-  if (halves.length === 2 ? total > 7 : total !== 8) return null;
-  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = groups[i]! >> 8;
-    out[2 * i + 1] = groups[i]! & 0xff;
-  }
-  return out;
-}
-
-/** Formats 4 bytes as dotted-quad. */
-export function formatIPv4(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** Formats 16 bytes as an RFC 5952 IPv6 string (longest zero run compressed, lower case). */
-export function formatIPv6(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
-
-// ---------------------------------------------------------------------------------------------
 // sockaddr
 
 /** Size of struct sockaddr_in. */
@@ -121,16 +27,14 @@ export const SOCKADDR_IN6_SIZE = 28;
 /** A buffer this large holds any sockaddr netio decodes (sockaddr_storage is 128). */
 export const SOCKADDR_STORAGE_SIZE = 128;
 
-/** A decoded socket address, shaped like `Deno.NetAddr`. */
-export interface SocketAddress {
-  /** Always "tcp" for netio's sockets. */
-  transport: "tcp";
-  /** IP literal: "127.0.0.1", "::1". */
-  hostname: string;
+/** A sockaddr_in/_in6 as bytes: family (AF_INET or AF_INET6), port, and the address bytes. */
+export interface RawSockaddr {
+  /** AF_INET or AF_INET6. */
+  family: number;
   /** Port number, host order. */
   port: number;
-  /** Address family. */
-  family: "IPv4" | "IPv6";
+  /** The address: 4 bytes (IPv4) or 16 (IPv6), a view into the decoded buffer. */
+  ip: Uint8Array;
 }
 
 /** Encodes sockaddr_in (family host order, port and address network order). */
@@ -154,16 +58,12 @@ export function encodeSockaddrIn6(ip: Uint8Array, port: number): Uint8Array<Arra
 }
 
 /** Decodes a sockaddr_in or sockaddr_in6 by its family field; null for other families. */
-export function decodeSockaddr(b: Uint8Array): SocketAddress | null {
+export function decodeSockaddr(b: Uint8Array): RawSockaddr | null {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const family = v.getUint16(0, true);
   const port = v.getUint16(2, false);
-  if (family === AF_INET) {
-    return { transport: "tcp", hostname: formatIPv4(b.subarray(4, 8)), port, family: "IPv4" };
-  }
-  if (family === AF_INET6) {
-    return { transport: "tcp", hostname: formatIPv6(b.subarray(8, 24)), port, family: "IPv6" };
-  }
+  if (family === AF_INET) return { family, port, ip: b.subarray(4, 8) };
+  if (family === AF_INET6) return { family, port, ip: b.subarray(8, 24) };
   return null;
 }
 

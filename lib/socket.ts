@@ -2,4 +2,4 @@
 export { BusyError } from "./net/readiness.ts";
 export * from "./net/listener.ts";
 export * from "./net/stream.ts";
-export type { SocketAddress } from "../ffi/structs.ts";
+export type { SocketAddress } from "./net/address.ts";

@@ -7,6 +7,13 @@
 
 import assert from "node:assert/strict";
 import {
+  decodeSocketAddress as decodeSockaddr,
+  formatIPv4,
+  formatIPv6,
+  parseIPv4,
+  parseIPv6,
+} from "../lib/net/address.ts";
+import {
   EPOLLERR,
   EPOLLET,
   EPOLLHUP,
@@ -31,7 +38,6 @@ import {
   ARCH,
   decodeInt,
   decodeLinger,
-  decodeSockaddr,
   decodeStat,
   decodeTcpInfo,
   encodeIovecs,
@@ -40,12 +46,8 @@ import {
   encodeSockaddrIn6,
   EpollEventArray,
   epollEventLayout,
-  formatIPv4,
-  formatIPv6,
   INT_SIZE,
   IOVEC_SIZE,
-  parseIPv4,
-  parseIPv6,
   SOCKADDR_IN6_SIZE,
   SOCKADDR_IN_SIZE,
   STAT_SIZE,

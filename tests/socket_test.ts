@@ -13,6 +13,7 @@
  */
 
 import assert from "node:assert/strict";
+import { decodeSocketAddress as decodeSockaddr, parseIPv4 } from "../lib/net/address.ts";
 import { ClosedError, ErrnoError, Reactor, TcpListener, TcpStream } from "../mod.ts";
 import { AF_INET, F_GETFL, SOCK_CLOEXEC, SOCK_STREAM } from "../ffi/constants.ts";
 import {
@@ -25,13 +26,7 @@ import {
   sysSocket,
 } from "../ffi/libc.ts";
 import * as opt from "../lib/net/options.ts";
-import {
-  decodeSockaddr,
-  encodeSockaddrIn,
-  parseIPv4,
-  SOCKADDR_STORAGE_SIZE,
-  STAT_SIZE,
-} from "../ffi/structs.ts";
+import { encodeSockaddrIn, SOCKADDR_STORAGE_SIZE, STAT_SIZE } from "../ffi/structs.ts";
 import { fdCount, tcpPair } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime: create it before any baseline

@@ -224,6 +224,16 @@ for (const [option, good, bads] of BAD_VALUES) {
 // ---------------------------------------------------------------------------------------------
 // Error paths: errno reaches ErrnoError through every fd-level wrapper
 
+// The settings type and the table have the same keys, each way round (a compile-time check:
+// `deno check` fails here when an option is added to one and not the other).
+type Assert<T extends true> = T;
+export type _SameKeys = Assert<
+  [
+    | Exclude<keyof opt.TuneSettings, keyof opt.SocketOptionTable>
+    | Exclude<keyof opt.SocketOptionTable, keyof opt.TuneSettings>,
+  ] extends [never] ? true : false
+>;
+
 /** A valid value for every row of the option table. */
 const SAMPLE: Required<opt.TuneSettings> = {
   noDelay: true,

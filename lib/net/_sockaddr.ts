@@ -6,7 +6,8 @@
  */
 
 import { fail, sysGetpeername, sysGetsockname } from "../../ffi/libc.ts";
-import { decodeSockaddr, SOCKADDR_STORAGE_SIZE, type SocketAddress } from "../../ffi/structs.ts";
+import { SOCKADDR_STORAGE_SIZE } from "../../ffi/structs.ts";
+import { decodeSocketAddress, type SocketAddress } from "./address.ts";
 
 const addrBuf = new Uint8Array(SOCKADDR_STORAGE_SIZE);
 const addrLenBuf = new Uint8Array(4);
@@ -19,7 +20,7 @@ export function sockAddr(fd: number, peer: boolean): SocketAddress {
     ? sysGetpeername(fd, addrBuf, addrLenBuf)
     : sysGetsockname(fd, addrBuf, addrLenBuf);
   if (r < 0) throw fail(r, peer ? "getpeername" : "getsockname");
-  const a = decodeSockaddr(addrBuf);
+  const a = decodeSocketAddress(addrBuf);
   if (!a) throw new TypeError("unexpected address family");
   return a;
 }

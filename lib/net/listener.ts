@@ -28,9 +28,9 @@ import {
   sysListen,
   sysSocket,
 } from "../../ffi/libc.ts";
-import type { SocketAddress } from "../../ffi/structs.ts";
-import { checkHostname, checkNetPermission, checkPort, resolveLiteral } from "../address.ts";
-import { ClosedError, OwnedFd } from "../fd.ts";
+import type { SocketAddress } from "./address.ts";
+import { checkHostname, checkNetPermission, checkPort, resolveLiteral } from "./address.ts";
+import { ClosedError, OwnedFd } from "./fd.ts";
 import { Reactor } from "../reactor.ts";
 import { getOption, setIntOption } from "./options.ts";
 import { checkInteger } from "../_validate.ts";

@@ -176,6 +176,32 @@ const lingerOption: OptionDescriptor<Linger> = {
   },
 };
 
+/** The shape of {@linkcode SOCKET_OPTIONS}: one row per option, its value types. */
+export interface SocketOptionTable {
+  /** TCP_NODELAY. */
+  readonly noDelay: OptionDescriptor<boolean>;
+  /** TCP_CORK. */
+  readonly cork: OptionDescriptor<boolean>;
+  /** TCP_QUICKACK. */
+  readonly quickAck: OptionDescriptor<boolean>;
+  /** SO_REUSEADDR. */
+  readonly reuseAddress: OptionDescriptor<boolean>;
+  /** SO_REUSEPORT. */
+  readonly reusePort: OptionDescriptor<boolean>;
+  /** SO_SNDBUF, bytes. */
+  readonly sendBufferSize: OptionDescriptor<number>;
+  /** SO_RCVBUF, bytes. */
+  readonly recvBufferSize: OptionDescriptor<number>;
+  /** SO_KEEPALIVE and its timings. */
+  readonly keepAlive: OptionDescriptor<boolean | KeepAlive, false | Required<KeepAlive>>;
+  /** SO_LINGER. */
+  readonly linger: OptionDescriptor<Linger>;
+  /** TCP_USER_TIMEOUT, ms. */
+  readonly userTimeoutMs: OptionDescriptor<number>;
+  /** TCP_NOTSENT_LOWAT, bytes. */
+  readonly notSentLowat: OptionDescriptor<number>;
+}
+
 /**
  * The option table. Notes on the kernel's behaviour:
  * - TCP_QUICKACK is not permanent: the kernel clears it on its own, so a read-back shows the
@@ -191,7 +217,7 @@ const lingerOption: OptionDescriptor<Linger> = {
  * console.log(Object.keys(SOCKET_OPTIONS).length, SOCKET_OPTIONS.noDelay.kernelName); // 11 TCP_NODELAY
  * ```
  */
-export const SOCKET_OPTIONS = {
+export const SOCKET_OPTIONS: SocketOptionTable = {
   noDelay: flag("TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY),
   cork: flag("TCP_CORK", IPPROTO_TCP, TCP_CORK),
   quickAck: flag("TCP_QUICKACK", IPPROTO_TCP, TCP_QUICKACK),
@@ -203,16 +229,42 @@ export const SOCKET_OPTIONS = {
   linger: lingerOption,
   userTimeoutMs: integer("TCP_USER_TIMEOUT", IPPROTO_TCP, TCP_USER_TIMEOUT, 0),
   notSentLowat: integer("TCP_NOTSENT_LOWAT", IPPROTO_TCP, TCP_NOTSENT_LOWAT, 0),
-} as const;
+};
 
-type Table = typeof SOCKET_OPTIONS;
+type Table = SocketOptionTable;
 type SetValue<K extends keyof Table> = Table[K] extends OptionDescriptor<infer S, unknown> ? S
   : never;
 type GetValue<K extends keyof Table> = Table[K] extends OptionDescriptor<never, infer G> ? G
   : never;
 
-/** The options {@linkcode tuneFd} applies; each is optional. Keys are the table's rows. */
-export type TuneSettings = { [K in keyof Table]?: SetValue<K> };
+/**
+ * The options {@linkcode tuneFd} applies; each is optional. The keys are the rows of
+ * {@linkcode SOCKET_OPTIONS} (a type test in tests/sockopt_test.ts keeps the two in step).
+ */
+export interface TuneSettings {
+  /** TCP_NODELAY. */
+  noDelay?: boolean;
+  /** TCP_CORK. */
+  cork?: boolean;
+  /** TCP_QUICKACK. */
+  quickAck?: boolean;
+  /** SO_REUSEADDR. */
+  reuseAddress?: boolean;
+  /** SO_REUSEPORT. */
+  reusePort?: boolean;
+  /** SO_SNDBUF request, bytes. */
+  sendBufferSize?: number;
+  /** SO_RCVBUF request, bytes. */
+  recvBufferSize?: number;
+  /** SO_KEEPALIVE and its timings. */
+  keepAlive?: boolean | KeepAlive;
+  /** SO_LINGER. */
+  linger?: Linger;
+  /** TCP_USER_TIMEOUT, ms. */
+  userTimeoutMs?: number;
+  /** TCP_NOTSENT_LOWAT, bytes. */
+  notSentLowat?: number;
+}
 
 /**
  * Validates and sets one option of the table on `fd` (`what` names it in errors, e.g.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ClosedError } from "../fd.ts";
+import { ClosedError } from "./fd.ts";
 import { Interest, type Reactor, Ready, type Registration } from "../reactor.ts";
 
 /** Thrown when a second read (or write) is started while one is already waiting. */

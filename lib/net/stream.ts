@@ -8,9 +8,9 @@
 import { SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/constants.ts";
 import { EAGAIN, EINPROGRESS, EINTR, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, sysConnect, sysRecv, sysShutdown, sysSocket } from "../../ffi/libc.ts";
-import type { SocketAddress } from "../../ffi/structs.ts";
-import { checkHostname, checkNetPermission, checkPort, resolveAddress } from "../address.ts";
-import { ClosedError, OwnedFd } from "../fd.ts";
+import type { SocketAddress } from "./address.ts";
+import { checkHostname, checkNetPermission, checkPort, resolveAddress } from "./address.ts";
+import { ClosedError, OwnedFd } from "./fd.ts";
 import { Reactor } from "../reactor.ts";
 import {
   getOption,

@@ -78,7 +78,7 @@ import {
 } from "../../ffi/libc.ts";
 import { EpollEventArray } from "../../ffi/structs.ts";
 import { EEXIST, EINTR } from "../../ffi/errno.ts";
-import { ClosedError } from "../fd.ts";
+import { ClosedError } from "../net/fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
 import { interestToEpoll, readinessFromEpoll } from "./interest.ts";
 import {

@@ -11,7 +11,7 @@
 
 import { EEXIST } from "../../ffi/errno.ts";
 import { fail } from "../../ffi/libc.ts";
-import { ClosedError } from "../fd.ts";
+import { ClosedError } from "../net/fd.ts";
 import { Interest, Ready } from "./interest.ts";
 import type { ReadyCallback, RegisterOptions, Registration } from "./registration.ts";
 

@@ -9,7 +9,7 @@ import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, S_IFDIR, S_IFMT, S_IFREG } from "../..
 import { EINTR, EINVAL, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, sysClose, sysFstat, sysOpen } from "../../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
-import { OwnedFd } from "../fd.ts";
+import { OwnedFd } from "../net/fd.ts";
 import { requireRead } from "../_permissions.ts";
 
 const statBuf = new Uint8Array(STAT_SIZE);

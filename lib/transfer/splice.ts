@@ -15,7 +15,7 @@ import {
 } from "../../ffi/constants.ts";
 import { EAGAIN, EINTR, EINVAL, ENOSYS, ENOTCONN, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, MAX_IO, sysClose, sysFcntl, sysPipe2, sysSplice } from "../../ffi/libc.ts";
-import { ClosedError } from "../fd.ts";
+import { ClosedError } from "../net/fd.ts";
 import { checkStream, type TcpStream } from "../net/stream.ts";
 import {
   checkObject,
