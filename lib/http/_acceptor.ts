@@ -1,0 +1,120 @@
+/**
+ * The listening side of {@linkcode serveHttp}: binds, accepts in bounded bursts, and stops
+ * polling the listener at the connection cap, so further clients wait in the kernel's backlog
+ * instead of costing descriptors, until a connection closes.
+ *
+ * @module
+ */
+
+import type { SocketAddress } from "../net/address.ts";
+import { Interest, type Reactor, type Registration } from "../reactor.ts";
+import { TcpListener } from "../socket.ts";
+
+/** Accepts per wake-up of the listener, so a connection storm cannot starve the others. */
+const ACCEPTS_PER_WAKE = 128;
+/** Interest of a paused listener: still registered, reporting nothing. */
+const NO_INTEREST = 0;
+
+/** Where and how to listen. */
+export interface AcceptorOptions {
+  hostname: string;
+  port: number;
+  backlog?: number;
+  reusePort?: boolean;
+  reactor: Reactor;
+}
+
+/** What the acceptor asks of its server; the callbacks are made once, not per connection. */
+export interface AcceptorHooks {
+  /** Whether another connection may be served now (false at the cap). */
+  canAccept: () => boolean;
+  /** Takes an accepted descriptor. */
+  adopt: (fd: number) => void;
+  /** Hears of accept failures, which do not stop the server. */
+  report: (error: unknown) => void;
+}
+
+/** A bound, registered listener that hands accepted descriptors to its server. */
+export class Acceptor {
+  /** The bound address (the real port when bound to port 0). */
+  readonly addr: SocketAddress;
+  #listener: TcpListener;
+  #registration: Registration | null;
+  #hooks: AcceptorHooks;
+  #paused = false;
+  #pauses = 0;
+
+  /** Binds and registers, synchronously: a port conflict throws here. */
+  constructor(options: AcceptorOptions, hooks: AcceptorHooks) {
+    this.#hooks = hooks;
+    this.#listener = TcpListener.bind({
+      hostname: options.hostname,
+      port: options.port,
+      reactor: options.reactor,
+      ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
+      ...(options.reusePort !== undefined ? { reusePort: options.reusePort } : {}),
+    });
+    this.addr = this.#listener.addr;
+    try {
+      this.#registration = options.reactor.register(
+        this.#listener.fd,
+        Interest.READABLE,
+        this.#onReady,
+      );
+    } catch (error) {
+      this.#listener.close();
+      throw error;
+    }
+  }
+
+  /** Whether accepting is paused at the cap. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Times accepting was paused at the cap. */
+  get pauses(): number {
+    return this.#pauses;
+  }
+
+  /** Polls the listener again, after a connection closed below the cap. */
+  resume(): void {
+    this.#paused = false;
+    if (this.#registration === null) return;
+    this.#registration.modify(Interest.READABLE);
+  }
+
+  /** Stops accepting for good: deregisters and closes the listener. */
+  close(): void {
+    this.#registration?.deregister();
+    this.#registration = null;
+    this.#listener.close();
+  }
+
+  #pause(): void {
+    if (this.#paused || this.#registration === null) return;
+    this.#paused = true;
+    this.#pauses++;
+    this.#registration.modify(NO_INTEREST);
+  }
+
+  #onReady = (): void => {
+    const listener = this.#listener;
+    const hooks = this.#hooks;
+    for (let i = 0; i < ACCEPTS_PER_WAKE; i++) {
+      if (!hooks.canAccept()) {
+        this.#pause();
+        return;
+      }
+      let fd: number;
+      try {
+        fd = listener.tryAcceptFd();
+      } catch (error) {
+        hooks.report(error);
+        return;
+      }
+      if (fd < 0) return;
+      hooks.adopt(fd);
+    }
+  };
+}

@@ -1,0 +1,352 @@
+/**
+ * The message head, shared by the request and the response parser: finding where it ends, and
+ * parsing its field lines into offsets plus what the framing rules need from the known fields
+ * (RFC 9112 2, 5; RFC 9110 5).
+ *
+ * @module
+ */
+
+import {
+  ascii,
+  COLON,
+  COMMA,
+  CR,
+  DECIMAL,
+  DIGIT_0,
+  DOT,
+  equalsExact,
+  equalsLower,
+  FIELD_VCHAR,
+  HTAB,
+  latin1,
+  LF,
+  LOWER,
+  SP,
+  TCHAR,
+} from "./_bytes.ts";
+
+const NAME_HOST = "host";
+const NAME_EXPECT = "expect";
+const NAME_CONNECTION = "connection";
+const NAME_CONTENT_LENGTH = "content-length";
+const NAME_TRANSFER_ENCODING = "transfer-encoding";
+const HOST = ascii(NAME_HOST);
+const EXPECT = ascii(NAME_EXPECT);
+const CONNECTION = ascii(NAME_CONNECTION);
+const CONTENT_LENGTH = ascii(NAME_CONTENT_LENGTH);
+const TRANSFER_ENCODING = ascii(NAME_TRANSFER_ENCODING);
+const TOKEN_100_CONTINUE = ascii("100-continue");
+const TOKEN_CLOSE = ascii("close");
+const TOKEN_KEEP_ALIVE = ascii("keep-alive");
+const TOKEN_CHUNKED = ascii("chunked");
+
+/** `HTTP/` then major digit, `.`, minor digit: 8 bytes. */
+export const HTTP_VERSION_LENGTH = 8;
+/** Offset of the major digit in `HTTP/1.1`. */
+export const VERSION_MAJOR_AT = 5;
+/** Offset of the minor digit in `HTTP/1.1`. */
+export const VERSION_MINOR_AT = 7;
+const VERSION_DOT_AT = 6;
+const VERSION_PREFIX = "HTTP/";
+
+/** Whether `buf[at..]` has the shape `HTTP/?.?` (the digits are left to the caller). */
+export function isHttpVersionShape(buf: Uint8Array, at: number): boolean {
+  return equalsExact(buf, at, VERSION_PREFIX) && buf[at + VERSION_DOT_AT] === DOT;
+}
+
+/**
+ * Finds the end of a message head by looking for CRLF CRLF, resuming where the previous call
+ * stopped, so feeding a head one byte per read costs linear time. Offsets are relative to the
+ * message start, which lets the caller move its unconsumed bytes between calls.
+ */
+export class HeadScanner {
+  /** Bytes from the message start already searched. */
+  scanned = 0;
+  /** Start of the start line (after any empty lines before it, RFC 9112 2.2). */
+  lineStart = 0;
+  /** Index of the CR ending the start line, -1 until seen. */
+  lineEnd = -1;
+
+  reset(): void {
+    this.scanned = 0;
+    this.lineStart = 0;
+    this.lineEnd = -1;
+  }
+
+  /** Head length including the final CRLF CRLF; 0 when incomplete; -1 for a bare LF. */
+  scan(buf: Uint8Array, base: number, end: number): number {
+    let lineEnd = this.lineEnd;
+    for (let i = base + this.scanned; i < end; i++) {
+      if (buf[i] !== LF) continue;
+      // A bare LF as line terminator is tolerated by some parsers and not others: refusing it
+      // removes one way for two parsers on the path to disagree on where a header ends.
+      if (i === base || buf[i - 1] !== CR) return -1;
+      const rel = i - base;
+      if (lineEnd < 0) {
+        if (rel - 1 === this.lineStart) {
+          this.lineStart = rel + 1;
+        } else {
+          lineEnd = rel - 1;
+          this.lineEnd = lineEnd;
+        }
+        continue;
+      }
+      if (buf[i - 2] === LF) {
+        this.scanned = rel + 1;
+        return rel + 1;
+      }
+    }
+    this.scanned = end - base;
+    return 0;
+  }
+}
+
+/** Offsets stored per field: name start, name end, value start, value end. */
+const SLOTS_PER_FIELD = 4;
+
+/**
+ * Field lines of one head: offsets relative to the message start, four per field (name start,
+ * name end, value start, value end), plus what the framing rules need from the known fields.
+ * Internal and reused per message, so its fields are plain properties.
+ */
+export class FieldSection {
+  readonly offsets: Int32Array;
+  readonly maxFields: number;
+  count = 0;
+  contentLength = -1;
+  contentLengthFields = 0;
+  transferEncoding = false;
+  codings = 0;
+  chunkedCodings = 0;
+  lastCodingChunked = false;
+  otherCodings = false;
+  close = false;
+  keepAlive = false;
+  hosts = 0;
+  expectContinue = false;
+  errorStatus = 0;
+  errorReason = "";
+
+  constructor(maxFields: number) {
+    this.maxFields = maxFields;
+    this.offsets = new Int32Array(maxFields * SLOTS_PER_FIELD);
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.contentLength = -1;
+    this.contentLengthFields = 0;
+    this.transferEncoding = false;
+    this.codings = 0;
+    this.chunkedCodings = 0;
+    this.lastCodingChunked = false;
+    this.otherCodings = false;
+    this.close = false;
+    this.keepAlive = false;
+    this.hosts = 0;
+    this.expectContinue = false;
+  }
+
+  fail(status: number, reason: string): false {
+    this.errorStatus = status;
+    this.errorReason = reason;
+    return false;
+  }
+
+  /**
+   * Whether the connection may carry another message, from the version and the Connection
+   * options: HTTP/1.1 unless `close`, HTTP/1.0 only with `keep-alive` (RFC 9112 9.3).
+   */
+  keepAliveFor(minorVersion: number): boolean {
+    return minorVersion === 1 ? !this.close : this.keepAlive && !this.close;
+  }
+
+  /** Finds field `lowerName` (already lowercase); its index, or -1. */
+  find(buf: Uint8Array, base: number, lowerName: string): number {
+    const offsets = this.offsets;
+    const length = lowerName.length;
+    for (let i = 0; i < this.count; i++) {
+      const k = i * SLOTS_PER_FIELD;
+      const from = base + offsets[k]!;
+      if (base + offsets[k + 1]! - from !== length) continue;
+      let j = 0;
+      while (j < length && LOWER[buf[from + j]!] === lowerName.charCodeAt(j)) j++;
+      if (j === length) return i;
+    }
+    return -1;
+  }
+
+  /** The name of field `index` as sent; RangeError for an index outside the section. */
+  name(buf: Uint8Array, base: number, index: number): string {
+    if (index < 0 || index >= this.count) throw new RangeError(`no header field ${index}`);
+    const k = index * SLOTS_PER_FIELD;
+    return latin1(buf, base + this.offsets[k]!, base + this.offsets[k + 1]!);
+  }
+
+  /** The value of field `index`; RangeError for an index outside the section. */
+  value(buf: Uint8Array, base: number, index: number): string {
+    if (index < 0 || index >= this.count) throw new RangeError(`no header field ${index}`);
+    const k = index * SLOTS_PER_FIELD;
+    return latin1(buf, base + this.offsets[k + 2]!, base + this.offsets[k + 3]!);
+  }
+
+  /** Every field as `[name, value]`, in order. */
+  list(buf: Uint8Array, base: number): [string, string][] {
+    const list: [string, string][] = [];
+    for (let i = 0; i < this.count; i++) {
+      list.push([this.name(buf, base, i), this.value(buf, base, i)]);
+    }
+    return list;
+  }
+}
+
+/**
+ * Parses the field lines in `[p, sectionEnd)` (absolute), where `sectionEnd` is the CR of the
+ * final empty line. Every line is known to end in CRLF, and the CR at `sectionEnd` stops every
+ * inner loop, so no loop needs a bounds check.
+ */
+export function parseFieldLines(
+  buf: Uint8Array,
+  base: number,
+  p: number,
+  sectionEnd: number,
+  f: FieldSection,
+): boolean {
+  const offsets = f.offsets;
+  const maxFields = f.maxFields;
+  let count = 0;
+  while (p < sectionEnd) {
+    const first = buf[p];
+    if (first === SP || first === HTAB) {
+      return f.fail(400, "obsolete line folding in header section");
+    }
+    let q = p;
+    while (TCHAR[buf[q]!] === 1) q++;
+    if (buf[q] !== COLON || q === p) {
+      const stop = buf[q];
+      return f.fail(
+        400,
+        q !== p && (stop === SP || stop === HTAB)
+          ? "whitespace between header field name and colon"
+          : "invalid header field name",
+      );
+    }
+    if (count === maxFields) return f.fail(431, "too many header fields");
+    let v = q + 1;
+    while (buf[v] === SP || buf[v] === HTAB) v++;
+    const valueStart = v;
+    while (FIELD_VCHAR[buf[v]!] === 1) v++;
+    if (buf[v] !== CR || buf[v + 1] !== LF) return f.fail(400, "invalid header field value");
+    let valueEnd = v;
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) {
+      valueEnd--;
+    }
+    const k = count * SLOTS_PER_FIELD;
+    offsets[k] = p - base;
+    offsets[k + 1] = q - base;
+    offsets[k + 2] = valueStart - base;
+    offsets[k + 3] = valueEnd - base;
+    count++;
+    f.count = count;
+    if (!noteKnownField(buf, p, q, valueStart, valueEnd, f)) return false;
+    p = v + 2;
+  }
+  f.count = count;
+  return true;
+}
+
+/** Records the fields that decide framing and connection reuse. */
+function noteKnownField(
+  buf: Uint8Array,
+  nameStart: number,
+  nameEnd: number,
+  valueStart: number,
+  valueEnd: number,
+  f: FieldSection,
+): boolean {
+  // Switching on the length first leaves at most one comparison per field.
+  switch (nameEnd - nameStart) {
+    case NAME_HOST.length:
+      if (equalsLower(buf, nameStart, HOST)) f.hosts++;
+      return true;
+    case NAME_EXPECT.length:
+      if (
+        equalsLower(buf, nameStart, EXPECT) &&
+        valueEnd - valueStart === TOKEN_100_CONTINUE.length &&
+        equalsLower(buf, valueStart, TOKEN_100_CONTINUE)
+      ) {
+        f.expectContinue = true;
+      }
+      return true;
+    case NAME_CONNECTION.length:
+      if (equalsLower(buf, nameStart, CONNECTION)) {
+        forEachListElement(buf, valueStart, valueEnd, f, connectionOption);
+      }
+      return true;
+    case NAME_CONTENT_LENGTH.length:
+      if (!equalsLower(buf, nameStart, CONTENT_LENGTH)) return true;
+      // RFC 9110 8.6 lets a recipient accept repeated identical values; refusing every repeat is
+      // simpler and closes the door on parsers that pick a different one of them.
+      if (++f.contentLengthFields > 1) return f.fail(400, "duplicate Content-Length");
+      if (valueStart === valueEnd) return f.fail(400, "invalid Content-Length");
+      {
+        let n = 0;
+        for (let i = valueStart; i < valueEnd; i++) {
+          const d = buf[i]! - DIGIT_0;
+          if (d < 0 || d >= DECIMAL) return f.fail(400, "invalid Content-Length");
+          n = n * DECIMAL + d;
+          // Still all digits to validate; the value only has to stay above any body limit.
+          if (n > Number.MAX_SAFE_INTEGER) n = Number.MAX_SAFE_INTEGER;
+        }
+        f.contentLength = n;
+      }
+      return true;
+    case NAME_TRANSFER_ENCODING.length:
+      if (equalsLower(buf, nameStart, TRANSFER_ENCODING)) {
+        f.transferEncoding = true;
+        forEachListElement(buf, valueStart, valueEnd, f, transferCoding);
+      }
+      return true;
+  }
+  return true;
+}
+
+/** Calls `each(from, to)` for every non-empty element of a comma-separated list (RFC 9110 5.6.1). */
+function forEachListElement(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  f: FieldSection,
+  each: (buf: Uint8Array, from: number, to: number, f: FieldSection) => void,
+): void {
+  let i = from;
+  while (i < to) {
+    const c = buf[i];
+    if (c === COMMA || c === SP || c === HTAB) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < to && buf[j] !== COMMA) j++;
+    let e = j;
+    while (buf[e - 1] === SP || buf[e - 1] === HTAB) e--;
+    each(buf, i, e, f);
+    i = j;
+  }
+}
+
+function connectionOption(buf: Uint8Array, from: number, to: number, f: FieldSection): void {
+  const length = to - from;
+  if (length === TOKEN_CLOSE.length && equalsLower(buf, from, TOKEN_CLOSE)) f.close = true;
+  else if (length === TOKEN_KEEP_ALIVE.length && equalsLower(buf, from, TOKEN_KEEP_ALIVE)) {
+    f.keepAlive = true;
+  }
+}
+
+function transferCoding(buf: Uint8Array, from: number, to: number, f: FieldSection): void {
+  const chunked = to - from === TOKEN_CHUNKED.length && equalsLower(buf, from, TOKEN_CHUNKED);
+  f.codings++;
+  if (chunked) f.chunkedCodings++;
+  else f.otherCodings = true;
+  f.lastCodingChunked = chunked;
+}
