@@ -4,8 +4,9 @@
  * `bench/results.svg` (ratios as bars with their target lines).
  *
  * Each comparison is a module exporting `compare(context): Promise<ComparisonRow[]>` (see
- * `bench/load/lib.ts`); a listed module whose file does not exist yet is skipped and named in
- * the report. Progress goes to stderr. A default run takes about two minutes on two cores.
+ * `bench/load/_rows.ts`); a listed module whose file does not exist yet is skipped and named in
+ * the report. Progress goes to stderr. A default run takes about three and a half minutes on two
+ * cores.
  *
  * ```sh
  * deno run -A bench/report.ts            # short runs, 2,000 idle connections
@@ -19,9 +20,12 @@ import {
   type ComparisonContext,
   type ComparisonModule,
   type ComparisonRow,
+  formatFigure,
   killAllServers,
   type MachineInfo,
   machineInfo,
+  metText,
+  targetText,
 } from "./load/lib.ts";
 
 /** A comparison module the report runs when its file exists. */
@@ -116,29 +120,8 @@ export async function runComparisons(options: RunComparisonsOptions): Promise<Se
   return sections;
 }
 
-function figure(value: number | null): string {
-  if (value === null) return "-";
-  const magnitude = Math.abs(value);
-  return magnitude >= 100
-    ? value.toFixed(0)
-    : magnitude >= 10
-    ? value.toFixed(1)
-    : magnitude >= 1
-    ? value.toFixed(2)
-    : value.toPrecision(2);
-}
-
 function cell(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
-
-function targetText(row: ComparisonRow): string {
-  if (row.target === null) return "-";
-  return `${(row.lowerIsBetter ?? true) ? "<=" : ">="} ${row.target.toFixed(2)}x`;
-}
-
-function metText(row: ComparisonRow): string {
-  return row.met === null ? "-" : row.met ? "met" : "**not met**";
 }
 
 /**
@@ -194,8 +177,8 @@ export function renderMarkdown(sections: SectionResult[], machine: MachineInfo):
   for (const row of rows) {
     const subject = row.subjectName ? ` (${standIns.indexOf(row.subjectName) + 1})` : "";
     out.push(
-      `| ${cell(row.work)} | ${figure(row.netio)}${cell(subject)} | ` +
-        `${figure(row.peer)} (${cell(row.peerName)}) | ${cell(row.unit)} | ` +
+      `| ${cell(row.work)} | ${formatFigure(row.netio)}${cell(subject)} | ` +
+        `${formatFigure(row.peer)} (${cell(row.peerName)}) | ${cell(row.unit)} | ` +
         `${row.ratio === null ? "-" : `${row.ratio.toFixed(2)}x`} | ${targetText(row)} | ` +
         `${metText(row)} | ${cell(row.note ?? "")} |`,
     );

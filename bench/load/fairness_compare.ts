@@ -24,6 +24,7 @@ import {
   median,
   runQuiet,
 } from "./lib.ts";
+import { runComparisonMain } from "./runner.ts";
 
 /** One line printed by `bench/load/fairness.ts`. */
 export interface FairnessRun {
@@ -183,18 +184,4 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
   ];
 }
 
-if (import.meta.main) {
-  const rows = await compare({
-    root: new URL("../../", import.meta.url).pathname,
-    log: (m) => console.error(m),
-    full: Deno.args.includes("--full"),
-  });
-  console.table(rows.map((r) => ({
-    work: r.work,
-    netio: r.netio?.toFixed(2),
-    peer: `${r.peer?.toFixed(2)} (${r.peerName})`,
-    ratio: r.ratio?.toFixed(2),
-    target: r.target,
-    met: r.met,
-  })));
-}
+if (import.meta.main) await runComparisonMain(compare, import.meta);

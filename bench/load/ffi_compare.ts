@@ -27,11 +27,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { IPPROTO_TCP, MSG_NOSIGNAL, TCP_NODELAY } from "../../ffi/constants.ts";
 import { libc } from "../../ffi/libc.ts";
 import { TcpListener, TcpStream } from "../../mod.ts";
 import { type ComparisonContext, type ComparisonRow, comparisonRow, median } from "./lib.ts";
+import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
 
 /** The issue's budget for the wrapper, ns per call. */
 export const WRAPPER_BUDGET_NS = 50;
@@ -230,46 +230,36 @@ export function ffiComparisonRows(
   });
 }
 
-/** The comparison module entry point for `bench/report.ts`. */
-export async function compare(context: ComparisonContext): Promise<ComparisonRow[]> {
-  const calls = 20_000;
-  const rounds = context.full ? 201 : 41;
+/**
+ * The comparison module entry point for `bench/report.ts` and the command line: 20,000 calls per
+ * round, 41 rounds (201 with `context.full`); `flags.calls` and `flags.rounds` override them.
+ *
+ * @example
+ * ```ts ignore
+ * import { compare } from "./ffi_compare.ts";
+ *
+ * const rows = await compare({ root: "./", log: console.error }, { rounds: "11" });
+ * console.log(rows.map((row) => row.ratio?.toFixed(3)));
+ * ```
+ */
+export async function compare(
+  context: ComparisonContext,
+  flags: ComparisonFlags = {},
+): Promise<ComparisonRow[]> {
+  const calls = numberFlag(flags, "calls") ?? 20_000;
+  const rounds = numberFlag(flags, "rounds") ?? (context.full ? 201 : 41);
   const pairs = await measureFfiOverhead({ calls, rounds, log: context.log });
   return ffiComparisonRows(pairs, calls, rounds);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      full: { type: "boolean", default: false },
-      rounds: { type: "string" },
-      calls: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+if (import.meta.main) {
+  await runComparisonMain(compare, import.meta, {
+    description: "ns per call of netio's wrapped calls vs the raw libc symbols (and Deno's " +
+      "setNoDelay),\nmeasured side by side in this process; target: the wrapper adds at most " +
+      "50 ns.",
+    flags: {
+      rounds: { type: "string", value: "N", help: "rounds (default 41, full run 201)" },
+      calls: { type: "string", value: "N", help: "calls per round (default 20000)" },
     },
   });
-  if (values.help) {
-    console.log(
-      "usage: deno run -A bench/load/ffi_compare.ts [--full] [--rounds N] [--calls N]\n" +
-        "ns per call of netio's wrapped calls vs the raw libc symbols (and Deno's setNoDelay),\n" +
-        "measured side by side in this process; target: the wrapper adds at most 50 ns.",
-    );
-    return;
-  }
-  const calls = values.calls ? Number(values.calls) : 20_000;
-  const rounds = values.rounds ? Number(values.rounds) : values.full ? 201 : 41;
-  const rows = ffiComparisonRows(await measureFfiOverhead({ calls, rounds }), calls, rounds);
-  console.log("| work | netio | peer | unit | ratio | target | met | note |");
-  console.log("|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(
-      `| ${r.work} | ${r.netio?.toFixed(1)} | ${r.peerName}: ${r.peer?.toFixed(1)} | ${r.unit} | ${
-        r.ratio?.toFixed(3)
-      } | ${r.target === null ? "-" : `<= ${r.target.toFixed(3)}`} | ${r.met ?? "-"} | ${r.note} |`,
-    );
-  }
-}
-
-if (import.meta.main) {
-  await main();
 }

@@ -18,7 +18,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   type ComparisonContext,
   type ComparisonRow,
@@ -28,13 +27,14 @@ import {
   type IdleMeasurement,
   killAllServers,
   type LoadMeasurement,
-  machineInfo,
   measureIdleConnections,
   measureLoad,
+  medianSample,
   type ServerProcess,
   type ServerSpec,
   startServer,
 } from "./lib.ts";
+import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
 
 const repositoryRoot = new URL("../../", import.meta.url).pathname;
 
@@ -233,11 +233,6 @@ function rank(key: LoadWork, sample: LoadMeasurement): number {
   return key === "oneConnection" ? sample.wrk.latencyUs.p50 ?? Infinity : sample.cpuUsPerRequest;
 }
 
-function median(key: LoadWork, samples: LoadMeasurement[]): LoadMeasurement | undefined {
-  const sorted = [...samples].sort((a, b) => rank(key, a) - rank(key, b));
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
 /**
  * Runs every work against every server and kills every server at the end, on failure too.
  *
@@ -329,7 +324,7 @@ export async function runHttpComparison(
       await server?.stop();
       const result = results[index]!;
       for (const key of loadWorks) {
-        const chosen = median(key, samples[index]![key]);
+        const chosen = medianSample(samples[index]![key], (sample) => rank(key, sample));
         if (chosen === undefined) continue;
         result[key] = chosen;
         result.samples ??= {};
@@ -535,24 +530,52 @@ export function formatHttpTable(
 }
 
 /**
- * The comparison module entry for `bench/report.ts`: default servers, short runs (3 rounds of 2 s,
- * 2,000 idle connections; 3 rounds of 5 s and 19,000 with `context.full`), netio against Deno.serve and
- * node:http. Without netio's server, node:http stands in so the harness still shows ratios.
+ * The comparison module entry for `bench/report.ts` and the command line: default servers, short
+ * runs (3 rounds of 2 s, 2,000 idle connections; 3 rounds of 5 s and 19,000 with `context.full`),
+ * netio against Deno.serve and node:http. Without netio's server, node:http stands in so the
+ * harness still shows ratios. `flags` (from the command line) pick servers (`server`, `only`) and
+ * override the settings (`duration`, `latency-duration`, `rounds`, `warmup`, `idle`).
  *
  * @example
  * ```ts ignore
  * import { compare } from "./http_compare.ts";
  *
- * const rows = await compare({ root: "./", log: console.error });
+ * const rows = await compare({ root: "./", log: console.error }, { only: "Deno.serve,node:http" });
  * console.table(rows);
  * ```
  */
-export async function compare(context: ComparisonContext): Promise<ComparisonRow[]> {
+export async function compare(
+  context: ComparisonContext,
+  flags: ComparisonFlags = {},
+): Promise<ComparisonRow[]> {
   await ensureWrk({ install: context.install ?? false, log: context.log });
-  const settings: HttpCompareOptions = context.full
+  const defaults = context.full
     ? { durationSeconds: 5, latencySeconds: 3, rounds: 3, idleConnections: 19_000 }
     : { durationSeconds: 2, latencySeconds: 2, rounds: 3, idleConnections: 2000 };
-  const servers = await availableServers(defaultServers(context.root), context.log);
+  const warmupSeconds = numberFlag(flags, "warmup");
+  const settings: HttpCompareOptions = {
+    durationSeconds: numberFlag(flags, "duration") ?? defaults.durationSeconds,
+    latencySeconds: numberFlag(flags, "latency-duration") ?? defaults.latencySeconds,
+    rounds: numberFlag(flags, "rounds") ?? defaults.rounds,
+    idleConnections: numberFlag(flags, "idle") ?? defaults.idleConnections,
+    ...(warmupSeconds !== undefined ? { warmupSeconds } : {}),
+  };
+  if ((settings.idleConnections ?? 0) > 19_500) {
+    throw new Error("--idle: at most 19500 (each process may hold 20,000 fds here)");
+  }
+  let servers = Array.isArray(flags.server)
+    ? flags.server.map((entry): ServerSpec => {
+      const equals = entry.indexOf("=");
+      if (equals <= 0) throw new Error(`--server wants NAME=COMMAND, got ${entry}`);
+      return { name: entry.slice(0, equals), command: entry.slice(equals + 1).split(/\s+/) };
+    })
+    : defaultServers(context.root);
+  if (typeof flags.only === "string") {
+    const wanted = flags.only.split(",").map((name) => name.trim());
+    servers = servers.filter((server) => wanted.includes(server.name));
+  }
+  servers = await availableServers(servers, context.log);
+  if (servers.length === 0) throw new Error("no server to compare");
   const results = await runHttpComparison({ ...settings, servers, log: context.log });
   context.log(formatHttpTable(results, settings));
   const hasNetio = results.some((r) => r.name === NETIO_SERVER);
@@ -581,95 +604,35 @@ async function availableServers(
   return available;
 }
 
-const usage = `usage: deno run -A bench/load/http_compare.ts [options]
-
-Side-by-side HTTP server comparison (server on core 0, wrk on core 1).
-
-options:
-  --server NAME=COMMAND  compare this server (repeatable; replaces the defaults); the command
-                         takes --port/--host and prints 'listening on PORT'
-  --only NAMES           comma-separated subset of the default servers (netio,Deno.serve,node:http)
-  --duration S           seconds per throughput run (default 3)
-  --latency-duration S   seconds of the one-connection run (default 2)
-  --rounds N             interleaved rounds; figures are medians (default 3)
-  --warmup S             seconds of untimed warm-up (default 1)
-  --idle N               idle keep-alive connections to hold (default 2000, full run 19000; 0 skips)
-  --json FILE            also write all measurements as JSON
-  --install              apt-get install wrk when it is missing
-  -h, --help             this text`;
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      server: { type: "string", multiple: true },
-      only: { type: "string" },
-      duration: { type: "string", default: "3" },
-      "latency-duration": { type: "string", default: "2" },
-      rounds: { type: "string", default: "3" },
-      warmup: { type: "string", default: "1" },
-      idle: { type: "string", default: "2000" },
-      json: { type: "string" },
-      install: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+if (import.meta.main) {
+  await runComparisonMain(compare, import.meta, {
+    description: "Side-by-side HTTP server comparison (server on core 0, wrk on core 1).",
+    flags: {
+      server: {
+        type: "string",
+        multiple: true,
+        value: "NAME=COMMAND",
+        help: "compare this server (replaces the defaults); the command takes --port/--host " +
+          "and prints 'listening on PORT'",
+      },
+      only: {
+        type: "string",
+        value: "NAMES",
+        help: "comma-separated subset of the servers (netio,Deno.serve,node:http)",
+      },
+      duration: { type: "string", value: "S", help: "seconds per throughput run (default 2)" },
+      "latency-duration": {
+        type: "string",
+        value: "S",
+        help: "seconds of the one-connection run (default 2)",
+      },
+      rounds: { type: "string", value: "N", help: "interleaved rounds; medians (default 3)" },
+      warmup: { type: "string", value: "S", help: "seconds of untimed warm-up (default 1)" },
+      idle: {
+        type: "string",
+        value: "N",
+        help: "idle keep-alive connections to hold (default 2000, full run 19000; 0 skips)",
+      },
     },
   });
-  if (values.help) {
-    console.log(usage);
-    return;
-  }
-  const numbers = {
-    durationSeconds: Number(values.duration),
-    latencySeconds: Number(values["latency-duration"]),
-    warmupSeconds: Number(values.warmup),
-    rounds: Number(values.rounds),
-    idleConnections: Number(values.idle),
-  };
-  for (const [name, value] of Object.entries(numbers)) {
-    if (!Number.isFinite(value) || value < 0) throw new Error(`invalid ${name}: ${value}`);
-  }
-  if (numbers.idleConnections > 19_500) {
-    throw new Error("--idle: at most 19500 (each process may hold 20,000 fds here)");
-  }
-  let servers = values.server
-    ? values.server.map((entry): ServerSpec => {
-      const equals = entry.indexOf("=");
-      if (equals <= 0) throw new Error(`--server wants NAME=COMMAND, got ${entry}`);
-      return { name: entry.slice(0, equals), command: entry.slice(equals + 1).split(/\s+/) };
-    })
-    : defaultServers();
-  if (values.only) {
-    const wanted = values.only.split(",").map((name) => name.trim());
-    servers = servers.filter((server) => wanted.includes(server.name));
-  }
-  servers = await availableServers(servers, (message) => console.error(message));
-  if (servers.length === 0) throw new Error("no server to compare");
-
-  console.error(await ensureWrk({ install: values.install }));
-  const results = await runHttpComparison({ ...numbers, servers });
-  console.log(formatHttpTable(results, numbers));
-  if (values.json) {
-    const standIn = results.some((r) => r.name === NETIO_SERVER) ? undefined : "node:http";
-    const report = {
-      machine: await machineInfo(),
-      settings: numbers,
-      results,
-      rows: httpComparisonRows(results, {
-        ...(standIn !== undefined ? { standIn } : {}),
-        settings: numbers,
-      }),
-    };
-    await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
-    console.error(`wrote ${values.json}`);
-  }
-}
-
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (error) {
-    console.error(`error: ${errorText(error)}`);
-    killAllServers();
-    Deno.exit(1);
-  }
 }

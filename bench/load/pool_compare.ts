@@ -18,17 +18,16 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   type ComparisonContext,
   type ComparisonRow,
   comparisonRow,
   detectPinning,
-  killAllServers,
   median,
   type ServerProcess,
   startServer,
 } from "./lib.ts";
+import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
 
 const repositoryRoot = new URL("../../", import.meta.url).pathname;
 
@@ -247,65 +246,43 @@ export function poolComparisonRows(result: PoolComparison, concurrency = 16): Co
   ];
 }
 
-/** The comparison module entry point for `bench/report.ts`. */
-export async function compare(context: ComparisonContext): Promise<ComparisonRow[]> {
+/**
+ * The comparison module entry point for `bench/report.ts` and the command line: 2 rounds of 3 s
+ * (3 of 5 s with `context.full`) at 16 requests in flight; `flags["duration-seconds"]`,
+ * `flags.rounds` and `flags.concurrency` override them.
+ *
+ * @example
+ * ```ts ignore
+ * import { compare } from "./pool_compare.ts";
+ *
+ * const rows = await compare({ root: "./", log: console.error }, { rounds: "1" });
+ * console.log(rows[0]?.ratio);
+ * ```
+ */
+export async function compare(
+  context: ComparisonContext,
+  flags: ComparisonFlags = {},
+): Promise<ComparisonRow[]> {
+  const concurrency = numberFlag(flags, "concurrency") ?? 16;
   const result = await runPoolComparison({
     root: context.root,
-    durationSeconds: context.full ? 5 : 3,
-    rounds: context.full ? 3 : 2,
+    durationSeconds: numberFlag(flags, "duration-seconds") ?? (context.full ? 5 : 3),
+    rounds: numberFlag(flags, "rounds") ?? (context.full ? 3 : 2),
+    concurrency,
     log: context.log,
   });
-  return poolComparisonRows(result);
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      full: { type: "boolean", default: false },
-      "duration-seconds": { type: "string" },
-      rounds: { type: "string" },
-      concurrency: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(
-      "usage: deno run -A bench/load/pool_compare.ts [--full] [--duration-seconds S] " +
-        "[--rounds N] [--concurrency C]\n" +
-        "Requests per second through the pool vs a new connection per request, same server.",
-    );
-    return;
-  }
-  const concurrency = values.concurrency ? Number(values.concurrency) : 16;
-  const result = await runPoolComparison({
-    durationSeconds: values["duration-seconds"]
-      ? Number(values["duration-seconds"])
-      : values.full
-      ? 5
-      : 3,
-    rounds: values.rounds ? Number(values.rounds) : values.full ? 3 : 2,
-    concurrency,
-  });
-  const rows = poolComparisonRows(result, concurrency);
-  console.log(`pinning: ${result.pinning}`);
-  console.log("| work | pool | new connection | unit | ratio | target | met |");
-  console.log("|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(
-      `| ${r.work} | ${r.netio?.toFixed(1)} | ${r.peer?.toFixed(1)} | ${r.unit} | ${
-        r.ratio?.toFixed(2)
-      } | ${r.target === null ? "-" : `>= ${r.target}`} | ${r.met ?? "-"} |`,
-    );
-  }
+  context.log(`pinning: ${result.pinning}`);
+  return poolComparisonRows(result, concurrency);
 }
 
 if (import.meta.main) {
-  try {
-    await main();
-  } catch (error) {
-    console.error(`error: ${error instanceof Error ? error.stack : String(error)}`);
-    killAllServers();
-    Deno.exit(1);
-  }
+  await runComparisonMain(compare, import.meta, {
+    description:
+      "Requests per second through the pool vs a new connection per request, same server.",
+    flags: {
+      "duration-seconds": { type: "string", value: "S", help: "seconds per run (default 3)" },
+      rounds: { type: "string", value: "N", help: "interleaved rounds (default 2)" },
+      concurrency: { type: "string", value: "C", help: "requests in flight (default 16)" },
+    },
+  });
 }

@@ -20,6 +20,7 @@ import {
   type ServerProcess,
   startServer,
 } from "./lib.ts";
+import { runComparisonMain } from "./runner.ts";
 
 interface EchoRun {
   messages: number;
@@ -148,18 +149,4 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
   ];
 }
 
-if (import.meta.main) {
-  const rows = await compare({
-    root: new URL("../../", import.meta.url).pathname,
-    log: (m) => console.error(m),
-    full: Deno.args.includes("--full"),
-  });
-  console.table(rows.map((r) => ({
-    work: r.work,
-    netio: r.netio?.toFixed(2),
-    peer: `${r.peer?.toFixed(2)} (${r.peerName})`,
-    ratio: r.ratio?.toFixed(2),
-    target: r.target,
-    met: r.met,
-  })));
-}
+if (import.meta.main) await runComparisonMain(compare, import.meta);

@@ -1,24 +1,33 @@
 /**
- * Zero-copy transfers side by side, CPU seconds per GiB over loopback, in one run:
+ * Zero-copy transfers side by side over loopback, in one run, priced in CPU seconds per GiB:
  *
- * - sending a file: netio `sendFile` vs Deno `file.readable.pipeTo(conn.writable)`
- *   (target: netio <= 0.9x);
+ * - sending a file: netio `sendFile` vs Deno `file.readable.pipeTo(conn.writable)`;
  * - proxying: netio `proxy()` (splice through pooled pipes) vs a Deno proxy that `pipeTo`s both
- *   ways (target: netio <= 0.35x);
+ *   ways;
+ * - beside both, a C reference (`transfer/reference.c`, built with `cc` when there is one): a
+ *   blocking sendfile loop, a read/write loop through a 64 KiB buffer, and a splice proxy with a
+ *   thread per direction: what the kernel costs with no runtime at all;
  * - resident memory of the sender and of the proxy while 1 GiB goes through (it should stay
- *   flat, whatever the size);
- * - beside both, a C reference (`transfer/reference.c`: a blocking sendfile loop, a splice proxy
- *   with a thread per direction), built with `cc` when there is one: the kernel's own floor.
+ *   flat, whatever the size).
  *
- * Every figure is the CPU (user + system, all threads, from /proc/PID/stat) of the one process
- * under test, pinned to core 0, while a sink that reads and discards (and, for the proxies, a
- * source feeding them) run as separate processes on core 1. The file is 256 MiB of real bytes
- * (not sparse) in /tmp, made once and sent 4 times per run; each side runs `--runs` times
- * (default 5), the order rotating every round, and the median is reported.
+ * Two figures per transfer (see "How we measure" in DESIGN.md):
+ *
+ * - machine-wide: busy CPU of every core (from `/proc/stat`) from "go" to the sink's last byte.
+ *   Over loopback the receiver's protocol work is charged to whichever process triggers it, so
+ *   this is the figure that does not move with how the sink reads; it is what a user pays;
+ * - per process: CPU (user + system, all threads, from /proc/PID/stat) of the one process under
+ *   test, pinned to core 0.
+ *
+ * Each transfer runs against two sinks that read and discard, 1 MiB at a time, on core 1: a C
+ * reader (`reference sink`) and a Deno reader (`transfer/peer.ts --role sink`). The proxies are
+ * fed by a netio source on core 1. The file is 256 MiB of real bytes (not sparse) in /tmp, made
+ * once and sent 4 times per transfer; every case runs `--runs` times (default 3, 5 with
+ * `--full`), the order rotating every round, and medians are reported. Machine-wide figures count
+ * whatever else the machine did meanwhile: run it on a quiet machine.
  *
  * ```sh
- * deno run -A bench/load/transfer_compare.ts            # about 30 s on 2 cores
- * deno run -A bench/load/transfer_compare.ts --json bench/out/transfer.json
+ * deno run -A bench/load/transfer_compare.ts            # about a minute on 2 cores
+ * deno run -A bench/load/transfer_compare.ts --runs 5 --json bench/out/transfer.json
  * ```
  *
  * As a comparison module for `bench/report.ts` it exports {@linkcode compare}.
@@ -26,16 +35,20 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   type ComparisonContext,
   type ComparisonRow,
   comparisonRow,
+  delay,
   detectPinning,
+  machineBusySeconds,
   median,
   processCpuSeconds,
   processRssBytes,
+  trackChild,
+  untrackChild,
 } from "./lib.ts";
+import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
 
 const peerPath = new URL("./transfer/peer.ts", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -70,8 +83,6 @@ async function ensureDataFile(log: (message: string) => void): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Peer processes
-
-const live = new Set<Peer>();
 
 /** One helper process (bench/load/transfer/peer.ts), talked to by stdin/stdout lines. */
 class Peer {
@@ -123,7 +134,7 @@ class Peer {
     ]);
   }
 
-  /** Starts any program speaking the same line protocol (the C reference). */
+  /** Starts any program speaking the same line protocol (the C reference); killed on clean-up. */
   static spawn(core: string[], command: string[]): Peer {
     const [program, ...rest] = [...core, ...command];
     const child = new Deno.Command(program!, {
@@ -132,9 +143,8 @@ class Peer {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const peer = new Peer(child);
-    live.add(peer);
-    return peer;
+    trackChild(child);
+    return new Peer(child);
   }
 
   /** Waits (bounded) for a stdout line matching `pattern`, consuming lines up to it. */
@@ -163,7 +173,6 @@ class Peer {
 
   /** Closes stdin (the peer exits), then kills it if it has not within a second. */
   async stop(): Promise<void> {
-    live.delete(this);
     await this.#writer.close().catch(() => {});
     let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([
@@ -171,39 +180,35 @@ class Peer {
       new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 1000)),
     ]);
     clearTimeout(timer);
-    if (!exited) this.kill();
-    await this.#child.status;
-  }
-
-  kill(): void {
-    live.delete(this);
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // already gone
+    if (!exited) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
     }
+    await this.#child.status;
+    untrackChild(this.#child);
   }
-}
-
-function killAll(): void {
-  for (const p of live) p.kill();
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // ---------------------------------------------------------------------------------------------
 // One measured run
 
-/** What the process under test spent moving the bytes. */
+/** What moving the bytes cost: the process under test, and the whole machine. */
 export interface TransferRun {
   /** Bytes the sink received. */
   bytes: number;
   /** CPU seconds of the process under test. */
   cpuSeconds: number;
-  /** CPU seconds per GiB moved. */
+  /** CPU seconds of the process under test per GiB moved. */
   cpuPerGiB: number;
+  /** Busy CPU seconds of every core (from /proc/stat) over the run. */
+  machineCpuSeconds: number;
+  /** Busy CPU seconds of every core per GiB moved. */
+  machineCpuPerGiB: number;
+  /** Busy CPU seconds per second of the machine while the peers sat idle just before "go". */
+  backgroundCpuPerSecond: number;
   /** Wall seconds from "go" to the sink's last byte. */
   wallSeconds: number;
   /** Peak resident bytes during the run, less the resident bytes just before it. */
@@ -216,10 +221,12 @@ export interface TransferRun {
 }
 
 /**
- * Measures `subject` (a started peer) from "go" until the sink reports what it received:
- * CPU from /proc/PID/stat, RSS sampled every 20 ms.
+ * Measures `subject` (a started peer) from "go" until the sink reports what it received: its
+ * CPU from /proc/PID/stat, the machine's busy CPU from /proc/stat, its RSS sampled every 20 ms.
  */
 async function measure(subject: Peer, starter: Peer, sink: Peer): Promise<TransferRun> {
+  const settleStart = performance.now();
+  const settleBusy = (await machineBusySeconds()) ?? NaN;
   await delay(200); // connections settled, startup work done
   const rss0 = (await processRssBytes(subject.pid)) ?? NaN;
   const cpu0 = (await processCpuSeconds(subject.pid)) ?? NaN;
@@ -236,34 +243,59 @@ async function measure(subject: Peer, starter: Peer, sink: Peer): Promise<Transf
       await delay(20);
     }
   })();
+  const machine0 = (await machineBusySeconds()) ?? NaN;
   const t0 = performance.now();
+  const backgroundCpuPerSecond = (machine0 - settleBusy) / ((t0 - settleStart) / 1000);
   await starter.send("go");
   const received = Number((await sink.expect(/^received (\d+)$/))[1]);
   const wallSeconds = (performance.now() - t0) / 1000;
+  const machine1 = (await machineBusySeconds()) ?? NaN;
   const cpu1 = (await processCpuSeconds(subject.pid)) ?? NaN;
   sampling = false;
   await sampler;
   const cpuSeconds = cpu1 - cpu0;
+  const machineCpuSeconds = machine1 - machine0;
   const half = t0 + wallSeconds * 500;
   const firstHalfPeak = Math.max(rss0, ...samples.filter(([t]) => t <= half).map(([, r]) => r));
   return {
     bytes: received,
     cpuSeconds,
     cpuPerGiB: cpuSeconds / (received / GiB),
+    machineCpuSeconds,
+    machineCpuPerGiB: machineCpuSeconds / (received / GiB),
+    backgroundCpuPerSecond,
     wallSeconds,
     rssGrowthBytes: peak - rss0,
     rssLateGrowthBytes: Math.max(0, peak - firstHalfPeak),
   };
 }
 
-/** Who is measured: netio, Deno's streams, or the C reference (no runtime at all). */
-export type Implementation = "netio" | "deno" | "c";
+/**
+ * Who sends: netio's `sendFile`, Deno's `pipeTo`, or the C reference's sendfile loop (`c`) or
+ * read/write loop through 64 KiB (`c-rw`), with no runtime at all.
+ */
+export type SendImplementation = "netio" | "deno" | "c" | "c-rw";
+
+/** Who proxies: netio's splice `proxy()`, Deno's `pipeTo` both ways, or the C splice proxy. */
+export type ProxyImplementation = "netio" | "deno" | "c";
+
+/** Who reads and discards on the far end: the C reference or a Deno program (1 MiB reads). */
+export type Sink = "c" | "deno";
 
 const referenceSource = new URL("./transfer/reference.c", import.meta.url).pathname;
 const referenceBinary = "/tmp/netio-transfer-reference";
 let referenceBuilt: Promise<boolean> | undefined;
 
-/** Builds the C reference once (`cc -O2`); false when no compiler is there or it fails. */
+/**
+ * Builds the C reference once (`cc -O2`); false when no compiler is there or it fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildReference } from "./transfer_compare.ts";
+ *
+ * console.log(await buildReference(console.error));
+ * ```
+ */
 export function buildReference(log: (message: string) => void = () => {}): Promise<boolean> {
   referenceBuilt ??= (async () => {
     for (const cc of ["cc", "gcc", "clang"]) {
@@ -279,23 +311,44 @@ export function buildReference(log: (message: string) => void = () => {}): Promi
         // not installed: try the next
       }
     }
-    log("no C compiler: the C reference rows are skipped");
+    log("no C compiler: the C reference rows and the C sink are skipped");
     return false;
   })();
   return referenceBuilt;
 }
 
-/** One file send: sink on core 1, the sender on core 0. */
-export async function runSend(impl: Implementation, repeat = REPEAT): Promise<TransferRun> {
+/** Starts a sink on `core` (a taskset prefix); it prints `listening on PORT`. */
+function startSink(sink: Sink, core: string[]): Peer {
+  return sink === "c"
+    ? Peer.spawn(core, [referenceBinary, "sink", "127.0.0.1"])
+    : Peer.start(core, ["--role", "sink"]);
+}
+
+/**
+ * One file send of `repeat` x 256 MiB: the sink on core 1, the sender on core 0.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSend } from "./transfer_compare.ts";
+ *
+ * const run = await runSend("netio", "c");
+ * console.log(run.machineCpuPerGiB, run.cpuPerGiB);
+ * ```
+ */
+export async function runSend(
+  impl: SendImplementation,
+  sinkKind: Sink = "deno",
+  repeat = REPEAT,
+): Promise<TransferRun> {
   const pinning = await detectPinning();
-  const sink = Peer.start(pinning.client, ["--role", "sink"]);
+  const sink = startSink(sinkKind, pinning.client);
   let sender: Peer | undefined;
   try {
     const port = (await sink.expect(/^listening on (\d+)$/))[1]!;
-    sender = impl === "c"
+    sender = impl === "c" || impl === "c-rw"
       ? Peer.spawn(pinning.server, [
         referenceBinary,
-        "send",
+        impl === "c" ? "send" : "send-rw",
         "127.0.0.1",
         port,
         DATA_FILE,
@@ -316,7 +369,7 @@ export async function runSend(impl: Implementation, repeat = REPEAT): Promise<Tr
     await sender.expect(/^ready$/);
     const run = await measure(sender, sender, sink);
     if (run.bytes !== FILE_SIZE * repeat) {
-      throw new Error(`${impl} send: the sink received ${run.bytes} bytes`);
+      throw new Error(`${impl} send: the ${sinkKind} sink received ${run.bytes} bytes`);
     }
     return run;
   } finally {
@@ -325,10 +378,24 @@ export async function runSend(impl: Implementation, repeat = REPEAT): Promise<Tr
   }
 }
 
-/** One proxied transfer: source and sink on core 1, the proxy on core 0. */
-export async function runProxy(impl: Implementation, repeat = REPEAT): Promise<TransferRun> {
+/**
+ * One proxied transfer of `repeat` x 256 MiB: source and sink on core 1, the proxy on core 0.
+ *
+ * @example
+ * ```ts ignore
+ * import { runProxy } from "./transfer_compare.ts";
+ *
+ * const run = await runProxy("netio", "deno");
+ * console.log(run.machineCpuPerGiB, run.cpuPerGiB);
+ * ```
+ */
+export async function runProxy(
+  impl: ProxyImplementation,
+  sinkKind: Sink = "deno",
+  repeat = REPEAT,
+): Promise<TransferRun> {
   const pinning = await detectPinning();
-  const sink = Peer.start(pinning.client, ["--role", "sink"]);
+  const sink = startSink(sinkKind, pinning.client);
   let relay: Peer | undefined;
   let source: Peer | undefined;
   try {
@@ -350,7 +417,7 @@ export async function runProxy(impl: Implementation, repeat = REPEAT): Promise<T
     await source.expect(/^ready$/);
     const run = await measure(relay, source, sink);
     if (run.bytes !== FILE_SIZE * repeat) {
-      throw new Error(`${impl} proxy: the sink received ${run.bytes} bytes`);
+      throw new Error(`${impl} proxy: the ${sinkKind} sink received ${run.bytes} bytes`);
     }
     return run;
   } finally {
@@ -360,193 +427,210 @@ export async function runProxy(impl: Implementation, repeat = REPEAT): Promise<T
   }
 }
 
+/** One transfer case: what moves the bytes, and which sink reads them. */
+interface TransferCase {
+  kind: "send" | "proxy";
+  impl: SendImplementation;
+  sink: Sink;
+}
+
+const caseKey = (c: TransferCase): string => `${c.kind}/${c.impl}/${c.sink}`;
+
 /**
- * Runs every implementation `runs` times, rotating who goes first each round, so none always
- * meets a warmer page cache or a cooler CPU.
+ * Runs every case `runs` times, rotating who goes first each round, so none always meets a
+ * warmer page cache or a cooler CPU; the results by {@linkcode caseKey}.
  */
 async function rotate(
   runs: number,
-  impls: Implementation[],
-  run: (impl: Implementation) => Promise<TransferRun>,
-): Promise<Map<Implementation, TransferRun[]>> {
-  const results = new Map<Implementation, TransferRun[]>(impls.map((impl) => [impl, []]));
+  cases: TransferCase[],
+  log: (message: string) => void,
+): Promise<Map<string, TransferRun[]>> {
+  const results = new Map<string, TransferRun[]>(cases.map((c) => [caseKey(c), []]));
   for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < impls.length; k++) {
-      const impl = impls[(i + k) % impls.length]!;
-      results.get(impl)!.push(await run(impl));
+    log(`  round ${i + 1} of ${runs}: ${cases.length} transfers`);
+    for (let k = 0; k < cases.length; k++) {
+      const c = cases[(i + k) % cases.length]!;
+      const run = c.kind === "send"
+        ? await runSend(c.impl, c.sink)
+        : await runProxy(c.impl as ProxyImplementation, c.sink);
+      results.get(caseKey(c))!.push(run);
     }
   }
   return results;
 }
 
-const fmt = (x: number, digits = 3): string => x.toFixed(digits);
+const fmt = (x: number | null, digits = 3): string => x === null ? "-" : x.toFixed(digits);
 
 function describe(name: string, runs: TransferRun[]): string {
-  return `${name}: ${runs.map((r) => fmt(r.cpuPerGiB)).join(", ")} CPU s/GiB; ` +
+  return `${name}: machine ${runs.map((r) => fmt(r.machineCpuPerGiB)).join(", ")}, ` +
+    `process ${runs.map((r) => fmt(r.cpuPerGiB)).join(", ")} CPU s/GiB; ` +
     `${runs.map((r) => fmt(r.bytes / GiB / r.wallSeconds, 2)).join(", ")} GiB/s; ` +
     `RSS +${runs.map((r) => fmt(r.rssGrowthBytes / MiB, 1)).join(", ")} MiB ` +
-    `(second half +${runs.map((r) => fmt(r.rssLateGrowthBytes / MiB, 1)).join(", ")})`;
+    `(second half +${runs.map((r) => fmt(r.rssLateGrowthBytes / MiB, 1)).join(", ")}); ` +
+    `idle machine ${runs.map((r) => fmt(r.backgroundCpuPerSecond, 2)).join(", ")} CPU s/s`;
 }
 
-/** Options of {@linkcode compare} beyond the context: how many runs per side. */
-export interface TransferCompareOptions {
-  /** Runs per side (default 5; 7 with `context.full`). */
-  runs?: number;
-}
+const SEND_NAMES: Record<SendImplementation, string> = {
+  netio: "netio sendFile",
+  deno: "Deno file.readable.pipeTo(conn.writable)",
+  c: "C sendfile (blocking loop)",
+  "c-rw": "C read/write, 64 KiB (blocking loop)",
+};
+const PROXY_NAMES: Record<ProxyImplementation, string> = {
+  netio: "netio proxy (splice)",
+  deno: "Deno pipeTo proxy",
+  c: "C splice proxy (a blocking thread per direction)",
+};
+const SINK_NAMES: Record<Sink, string> = { c: "C sink", deno: "Deno sink" };
 
 /**
- * Runs both comparisons and returns the report's rows: CPU per GiB for sendFile and for the
- * proxy (netio vs Deno's pipeTo), and RSS growth for each.
+ * Runs every transfer case and returns the report's rows:
+ *
+ * - per sink (C, Deno), machine-wide busy CPU per GiB (all cores, /proc/stat) of netio against
+ *   Deno's pipeTo and against the C reference, for sending a file and for proxying, with the
+ *   per-process figures and their ratio in each row's note (informative: no target);
+ * - the per-process rows with their targets (Deno sink, as before): sendFile <= 0.9x pipeTo,
+ *   splice proxy <= 0.35x the pipeTo proxy;
+ * - RSS growth of the sender and of the proxy.
+ *
+ * `flags.runs` (a string, from `--runs`) overrides the rounds: 3 by default, 5 with
+ * `context.full`.
  *
  * @example
  * ```ts ignore
  * import { compare } from "./transfer_compare.ts";
  *
- * const rows = await compare({ root: "/work/main/", log: (m) => console.error(m) });
+ * const rows = await compare({ root: "/work/main/", log: (m) => console.error(m) }, { runs: "1" });
  * for (const row of rows) console.log(row.work, row.ratio?.toFixed(2), row.met);
  * ```
  */
 export async function compare(
   context: ComparisonContext,
-  options: TransferCompareOptions = {},
+  flags: ComparisonFlags = {},
 ): Promise<ComparisonRow[]> {
   const log = context.log;
-  const runs = options.runs ?? (context.full ? 7 : 5);
+  const runs = Math.max(1, Math.floor(numberFlag(flags, "runs") ?? (context.full ? 5 : 3)));
   const pinning = await detectPinning();
   if (pinning.warning) log(`pinning: ${pinning.warning}`);
   await ensureDataFile(log);
-  const impls: Implementation[] = (await buildReference(log))
-    ? ["netio", "deno", "c"]
-    : ["netio", "deno"];
-  try {
-    log(`send a file: 1 GiB (256 MiB x4) over loopback, ${runs} runs each of ${impls.join(", ")}`);
-    const send = await rotate(runs, impls, runSend);
-    log(`proxy: 1 GiB through, ${runs} runs each of ${impls.join(", ")}`);
-    const relay = await rotate(runs, impls, runProxy);
-    const names: Record<Implementation, [string, string]> = {
-      netio: ["netio sendFile", "netio proxy (splice)"],
-      deno: ["Deno pipeTo", "Deno pipeTo proxy"],
-      c: ["C sendfile", "C splice proxy (2 threads)"],
-    };
-    for (const impl of impls) log(describe(`  ${names[impl][0]}`, send.get(impl)!));
-    for (const impl of impls) log(describe(`  ${names[impl][1]}`, relay.get(impl)!));
-
-    const cpu = (rs: TransferRun[] | undefined): number | null =>
-      rs ? median(rs.map((r) => r.cpuPerGiB)) : null;
-    const rss = (rs: TransferRun[] | undefined): number | null =>
-      rs ? median(rs.map((r) => r.rssGrowthBytes / MiB)) : null;
-    const speed = (rs: TransferRun[] | undefined): string =>
-      rs ? fmt(median(rs.map((r) => r.bytes / GiB / r.wallSeconds)), 2) : "-";
-    const rows: ComparisonRow[] = [
-      comparisonRow({
-        work: "send a file, 1 GiB over loopback (256 MiB x4)",
-        netio: cpu(send.get("netio")),
-        peer: cpu(send.get("deno")),
-        peerName: "Deno file.readable.pipeTo(conn.writable)",
-        unit: "CPU s/GiB",
-        target: 0.9,
-        note: `median of ${runs}; sender on core 0, sink on core 1; ` +
-          `${speed(send.get("netio"))} vs ${speed(send.get("deno"))} GiB/s`,
-      }),
-      comparisonRow({
-        work: "proxy 1 GiB over loopback",
-        netio: cpu(relay.get("netio")),
-        peer: cpu(relay.get("deno")),
-        peerName: "Deno pipeTo proxy",
-        unit: "CPU s/GiB",
-        target: 0.35,
-        note: `median of ${runs}; proxy on core 0, source and sink on core 1; ` +
-          `${speed(relay.get("netio"))} vs ${speed(relay.get("deno"))} GiB/s`,
-      }),
-    ];
-    if (send.has("c")) {
-      rows.push(
-        comparisonRow({
-          work: "send a file, 1 GiB over loopback: netio vs the kernel's floor",
-          netio: cpu(send.get("netio")),
-          peer: cpu(send.get("c")),
-          peerName: "C sendfile (blocking loop)",
-          unit: "CPU s/GiB",
-          target: null,
-          note: "informative: what sendfile costs with no runtime at all",
-        }),
-        comparisonRow({
-          work: "proxy 1 GiB over loopback: netio vs the kernel's floor",
-          netio: cpu(relay.get("netio")),
-          peer: cpu(relay.get("c")),
-          peerName: "C splice proxy (a blocking thread per direction)",
-          unit: "CPU s/GiB",
-          target: null,
-          note: "informative: what splice costs with no runtime at all",
-        }),
-      );
-    }
-    rows.push(
-      comparisonRow({
-        work: "sender RSS growth while sending 1 GiB",
-        netio: rss(send.get("netio")),
-        peer: rss(send.get("deno")),
-        peerName: "Deno file.readable.pipeTo(conn.writable)",
-        unit: "MiB",
-        target: null,
-        note: "peak RSS during the run less RSS just before; flat = near 0",
-      }),
-      comparisonRow({
-        work: "proxy RSS growth while proxying 1 GiB",
-        netio: rss(relay.get("netio")),
-        peer: rss(relay.get("deno")),
-        peerName: "Deno pipeTo proxy",
-        unit: "MiB",
-        target: null,
-        note: "peak RSS during the run less RSS just before; flat = near 0",
-      }),
-    );
-    return rows;
-  } finally {
-    killAll();
-  }
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      json: { type: "string" },
-      runs: { type: "string" },
-      full: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(
-      "usage: deno run -A bench/load/transfer_compare.ts [--runs N] [--full] [--json FILE]",
-    );
-    return;
-  }
-  const started = performance.now();
-  const rows = await compare(
-    {
-      root: new URL("../../", import.meta.url).pathname,
-      log: (message) => console.error(message),
-      full: values.full,
-    },
-    values.runs !== undefined ? { runs: Number(values.runs) } : {},
+  const withC = await buildReference(log);
+  const sinks: Sink[] = withC ? ["c", "deno"] : ["deno"];
+  const senders: SendImplementation[] = withC ? ["netio", "deno", "c", "c-rw"] : ["netio", "deno"];
+  const proxies: ProxyImplementation[] = withC ? ["netio", "deno", "c"] : ["netio", "deno"];
+  const cases: TransferCase[] = [
+    ...sinks.flatMap((sink) => senders.map((impl): TransferCase => ({ kind: "send", impl, sink }))),
+    ...sinks.flatMap((sink) =>
+      proxies.map((impl): TransferCase => ({ kind: "proxy", impl, sink }))
+    ),
+  ];
+  log(
+    `transfers: 1 GiB (256 MiB x4) over loopback each, ${runs} rounds of ${cases.length} ` +
+      `(send: ${senders.join(", ")}; proxy: ${proxies.join(", ")}; sinks: ${sinks.join(", ")})`,
   );
-  console.log("| work | netio | peer | peer name | unit | ratio | target | met |");
-  console.log("|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(
-      `| ${r.work} | ${r.netio?.toFixed(3)} | ${
-        r.peer?.toFixed(3)
-      } | ${r.peerName} | ${r.unit} | ` +
-        `${r.ratio?.toFixed(2) ?? "-"} | ${r.target ?? "-"} | ${r.met ?? "-"} |`,
-    );
+  const results = await rotate(runs, cases, log);
+  const get = (kind: "send" | "proxy", impl: SendImplementation, sink: Sink): TransferRun[] =>
+    results.get(caseKey({ kind, impl, sink })) ?? [];
+  for (const c of cases) {
+    const name = c.kind === "send"
+      ? SEND_NAMES[c.impl]
+      : PROXY_NAMES[c.impl as ProxyImplementation];
+    log(describe(`  ${name}, ${SINK_NAMES[c.sink]}`, get(c.kind, c.impl, c.sink)));
   }
-  console.error(`took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(rows, null, 2));
+
+  const stat = (rs: TransferRun[], f: (r: TransferRun) => number): number | null =>
+    rs.length > 0 ? median(rs.map(f)) : null;
+  const machine = (rs: TransferRun[]): number | null => stat(rs, (r) => r.machineCpuPerGiB);
+  const perProcess = (rs: TransferRun[]): number | null => stat(rs, (r) => r.cpuPerGiB);
+  const background = (rs: TransferRun[]): number | null =>
+    stat(rs, (r) => r.backgroundCpuPerSecond);
+  const speed = (rs: TransferRun[]): string =>
+    fmt(stat(rs, (r) => r.bytes / GiB / r.wallSeconds), 2);
+  const ratio = (a: number | null, b: number | null): string =>
+    a === null || b === null || b <= 0 ? "-" : `${(a / b).toFixed(2)}x`;
+
+  const machineRow = (
+    kind: "send" | "proxy",
+    sink: Sink,
+    peer: SendImplementation,
+  ): ComparisonRow => {
+    const ours = get(kind, "netio", sink);
+    const theirs = get(kind, peer, sink);
+    const where = kind === "send" ? "sender on core 0" : "proxy on core 0, source on core 1";
+    return comparisonRow({
+      work: `${kind === "send" ? "send a file" : "proxy"}, 1 GiB over loopback, ` +
+        `${SINK_NAMES[sink]}: machine-wide CPU`,
+      netio: machine(ours),
+      peer: machine(theirs),
+      peerName: kind === "send" ? SEND_NAMES[peer] : PROXY_NAMES[peer as ProxyImplementation],
+      unit: "CPU s/GiB, all cores",
+      target: null,
+      note: `per process ${fmt(perProcess(ours))} vs ${fmt(perProcess(theirs))} s/GiB ` +
+        `(${ratio(perProcess(ours), perProcess(theirs))}); median of ${runs}; ${where}, ` +
+        `sink on core 1; ${speed(ours)} vs ${speed(theirs)} GiB/s; machine busy before go ` +
+        `${fmt(background(ours), 2)} and ${fmt(background(theirs), 2)} CPU s/s`,
+    });
+  };
+  const rows: ComparisonRow[] = [];
+  for (const sink of sinks) {
+    rows.push(machineRow("send", sink, "deno"));
+    if (withC) rows.push(machineRow("send", sink, "c"), machineRow("send", sink, "c-rw"));
+    rows.push(machineRow("proxy", sink, "deno"));
+    if (withC) rows.push(machineRow("proxy", sink, "c"));
+  }
+
+  const rss = (rs: TransferRun[]): number | null => stat(rs, (r) => r.rssGrowthBytes / MiB);
+  const sendDeno = [get("send", "netio", "deno"), get("send", "deno", "deno")] as const;
+  const proxyDeno = [get("proxy", "netio", "deno"), get("proxy", "deno", "deno")] as const;
+  rows.push(
+    comparisonRow({
+      work: "send a file, 1 GiB over loopback (256 MiB x4)",
+      netio: perProcess(sendDeno[0]),
+      peer: perProcess(sendDeno[1]),
+      peerName: SEND_NAMES.deno,
+      unit: "CPU s/GiB",
+      target: 0.9,
+      note: `the sender's own CPU, Deno sink; median of ${runs}; sender on core 0, sink on ` +
+        `core 1; machine-wide ${fmt(machine(sendDeno[0]))} vs ${fmt(machine(sendDeno[1]))}; ` +
+        `${speed(sendDeno[0])} vs ${speed(sendDeno[1])} GiB/s`,
+    }),
+    comparisonRow({
+      work: "proxy 1 GiB over loopback",
+      netio: perProcess(proxyDeno[0]),
+      peer: perProcess(proxyDeno[1]),
+      peerName: PROXY_NAMES.deno,
+      unit: "CPU s/GiB",
+      target: 0.35,
+      note: `the proxy's own CPU, Deno sink; median of ${runs}; proxy on core 0, source and ` +
+        `sink on core 1; machine-wide ${fmt(machine(proxyDeno[0]))} vs ` +
+        `${fmt(machine(proxyDeno[1]))}; ${speed(proxyDeno[0])} vs ${speed(proxyDeno[1])} GiB/s`,
+    }),
+    comparisonRow({
+      work: "sender RSS growth while sending 1 GiB",
+      netio: rss(sendDeno[0]),
+      peer: rss(sendDeno[1]),
+      peerName: SEND_NAMES.deno,
+      unit: "MiB",
+      target: null,
+      note: "peak RSS during the run less RSS just before; flat = near 0",
+    }),
+    comparisonRow({
+      work: "proxy RSS growth while proxying 1 GiB",
+      netio: rss(proxyDeno[0]),
+      peer: rss(proxyDeno[1]),
+      peerName: PROXY_NAMES.deno,
+      unit: "MiB",
+      target: null,
+      note: "peak RSS during the run less RSS just before; flat = near 0",
+    }),
+  );
+  return rows;
 }
 
 if (import.meta.main) {
-  globalThis.addEventListener("unload", killAll);
-  await main();
+  await runComparisonMain(compare, import.meta, {
+    description: "sendFile and the splice proxy against Deno's pipeTo and a C reference, CPU " +
+      "per GiB over loopback:\nmachine-wide (all cores) and per process, with a C sink and a " +
+      "Deno sink.",
+    flags: { runs: { type: "string", value: "N", help: "rounds (default 3, full run 5)" } },
+  });
 }

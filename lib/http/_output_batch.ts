@@ -1,16 +1,14 @@
 /**
  * The output batch of the connection being served: small responses copied into one buffer,
  * large ones kept by reference, so that every response of a pipelined batch leaves in one `send`
- * (or one `writev` when a large body is passed by reference). What the socket does not take is
+ * (or one `writev` when a large body is passed by reference), through lib/net/write.ts like every
+ * other socket write. What the socket does not take is
  * copied into the connection as its pending output.
  *
  * @module
  */
 
-import { MSG_NOSIGNAL } from "../../ffi/constants.ts";
-import { EAGAIN, EINTR } from "../../ffi/errno.ts";
-import { sysSend, sysWritev } from "../../ffi/libc.ts";
-import { encodeIovecs, IOVEC_SIZE } from "../../ffi/structs.ts";
+import { sendSome, WritevCursor } from "../net/write.ts";
 import type { Conn } from "./_connection.ts";
 
 /** The batch buffer small responses are copied into. */
@@ -20,11 +18,6 @@ const COPY_LIMIT = 16 * 1024;
 /** Flush a batch early beyond this many bytes or segments (bounds memory and iovecs). */
 const BATCH_BYTES_LIMIT = 1024 * 1024;
 const BATCH_SEGMENTS_LIMIT = 256;
-/**
- * Two 64-bit words per iovec: room for every segment, plus the copied regions that may sit
- * between and after them.
- */
-const IOVEC_WORDS = 2 * BATCH_SEGMENTS_LIMIT + 4;
 
 /** One per server; it holds the batch of one connection at a time. */
 export class OutputBatch {
@@ -36,7 +29,7 @@ export class OutputBatch {
   #batchTotal = 0;
   #single: Uint8Array | null = null;
   #segments: Uint8Array[] = [];
-  #iovecs = new BigUint64Array(IOVEC_WORDS);
+  #cursor = new WritevCursor();
   /** The server's close, for a connection whose write failed. */
   #close: (c: Conn, reset: boolean) => void;
 
@@ -91,28 +84,16 @@ export class OutputBatch {
       // Earlier output still waits for the client: queue behind it, never around it.
       written = 0;
     } else if (single !== null) {
-      written = this.send(c.fd, single as Uint8Array<ArrayBuffer>);
+      written = sendSome(c.fd, single as Uint8Array<ArrayBuffer>);
     } else if (this.#segments.length === 0) {
-      written = this.send(c.fd, this.#batch.subarray(0, this.#batchLength));
+      written = sendSome(c.fd, this.#batch.subarray(0, this.#batchLength));
     } else {
       if (this.#batchLength > this.#batchRegionStart) {
         this.#segments.push(this.#batch.subarray(this.#batchRegionStart, this.#batchLength));
       }
-      const segments = this.#segments as Uint8Array<ArrayBuffer>[];
-      encodeIovecs(this.#iovecs, segments, 0, segments.length, 0);
-      written = sysWritev(
-        c.fd,
-        new Uint8Array(this.#iovecs.buffer, 0, segments.length * IOVEC_SIZE),
-        segments.length,
-      );
-      while (written === -EINTR) {
-        written = sysWritev(
-          c.fd,
-          new Uint8Array(this.#iovecs.buffer, 0, segments.length * IOVEC_SIZE),
-          segments.length,
-        );
-      }
-      if (written === -EAGAIN) written = 0;
+      // One writev step (fewer segments than IOV_MAX by the batch limit); what it leaves is kept.
+      this.#cursor.reset();
+      written = this.#cursor.step(c.fd, this.#segments as Uint8Array<ArrayBuffer>[]);
     }
     if (written >= 0 && written < total) this.#keepOutput(c, written, total);
     this.#single = null;
@@ -121,16 +102,6 @@ export class OutputBatch {
     this.#batchRegionStart = 0;
     this.#batchTotal = 0;
     if (written < 0) this.#close(c, true);
-  }
-
-  /** Sends `bytes` without waiting: the count written (0 for EAGAIN), or -errno. */
-  send(fd: number, bytes: Uint8Array<ArrayBuffer>): number {
-    for (;;) {
-      const r = sysSend(fd, bytes, MSG_NOSIGNAL);
-      if (r >= 0) return r;
-      if (r === -EAGAIN) return 0;
-      if (r !== -EINTR) return r;
-    }
   }
 
   /** Copies the unwritten part of the batch (from byte `written`) into the connection. */

@@ -29,7 +29,7 @@
  *
  * @example
  * ```ts
- * import { FixedResponse, serveHttp } from "./mod.ts";
+import { FixedResponse, serveHttp } from "./mod.ts";
  *
  * const hello = new FixedResponse(200, { body: "Hello, World!" });
  * const server = serveHttp({ hostname: "127.0.0.1", port: 0, handler: () => hello });
@@ -45,8 +45,11 @@ import { SHUT_WR } from "../../ffi/constants.ts";
 import { EAGAIN, EINTR } from "../../ffi/errno.ts";
 import { sysClose, sysRecv, sysShutdown } from "../../ffi/libc.ts";
 import type { SocketAddress } from "../net/address.ts";
-import { Interest, Reactor, Ready, type Registration } from "../reactor.ts";
-import { setNoDelay } from "../sockopt.ts";
+import { Interest, Ready } from "../reactor/interest.ts";
+import { Reactor } from "../reactor/reactor.ts";
+import type { Registration } from "../reactor/registration.ts";
+import { setOption } from "../net/options.ts";
+import { sendSome } from "../net/write.ts";
 import { accessLogLine } from "./_access_log.ts";
 import { Acceptor } from "./_acceptor.ts";
 import { CR, DECIMAL, DIGIT_0, EMPTY, ENCODER, LF } from "./_bytes.ts";
@@ -280,7 +283,7 @@ class Server implements HttpServer {
   #adopt(fd: number): void {
     if (this.#noDelay) {
       try {
-        setNoDelay(fd, true);
+        setOption(fd, "noDelay", true);
       } catch {
         // The peer may already be gone; the first read will tell.
       }
@@ -658,10 +661,7 @@ class Server implements HttpServer {
 
   #writePending(c: Conn): void {
     const output = c.output!;
-    const r = this.#output.send(
-      c.fd,
-      c.outputOffset === 0 ? output : output.subarray(c.outputOffset),
-    );
+    const r = sendSome(c.fd, c.outputOffset === 0 ? output : output.subarray(c.outputOffset));
     if (r < 0) {
       this.#close(c, true);
       return;

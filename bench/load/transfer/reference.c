@@ -5,6 +5,13 @@
  *   reference send HOST PORT FILE REPEAT   connect, print "ready", wait for "go" on stdin,
  *                                          sendfile(2) the file REPEAT times (blocking socket),
  *                                          print "sent N", close, exit when stdin closes
+ *   reference send-rw HOST PORT FILE REPEAT
+ *                                          the same with read(2)/write(2) through a 64 KiB
+ *                                          buffer instead of sendfile: the copying floor
+ *   reference sink HOST                    listen on an ephemeral port, print "listening on P",
+ *                                          read each connection to EOF 1 MiB at a time (a thread
+ *                                          per connection), print "received N"; exit when stdin
+ *                                          closes
  *   reference proxy HOST UPSTREAM_PORT     listen on an ephemeral port, print "listening on P",
  *                                          relay each connection to UPSTREAM_PORT with
  *                                          splice(2) through a 1 MiB pipe per direction, one
@@ -45,7 +52,7 @@ static void wait_line(const char *word) {
   exit(0);
 }
 
-static int send_main(const char *host, int port, const char *path, int repeat) {
+static int send_main(const char *host, int port, const char *path, int repeat, int copy) {
   int sock = connect_to(host, port);
   printf("ready\n");
   fflush(stdout);
@@ -58,14 +65,35 @@ static int send_main(const char *host, int port, const char *path, int repeat) {
       perror("open");
       return 1;
     }
-    off_t off = 0;
-    while (off < st.st_size) {
-      ssize_t n = sendfile(sock, f, &off, st.st_size - off);
-      if (n <= 0) {
-        perror("sendfile");
-        return 1;
+    if (copy) {
+      static char buf[64 * 1024];
+      for (;;) {
+        ssize_t n = read(f, buf, sizeof buf);
+        if (n < 0) {
+          perror("read");
+          return 1;
+        }
+        if (n == 0) break;
+        for (ssize_t done = 0; done < n;) {
+          ssize_t m = write(sock, buf + done, n - done);
+          if (m <= 0) {
+            perror("write");
+            return 1;
+          }
+          done += m;
+        }
+        total += n;
       }
-      total += n;
+    } else {
+      off_t off = 0;
+      while (off < st.st_size) {
+        ssize_t n = sendfile(sock, f, &off, st.st_size - off);
+        if (n <= 0) {
+          perror("sendfile");
+          return 1;
+        }
+        total += n;
+      }
     }
     close(f);
   }
@@ -127,9 +155,7 @@ static void *stdin_watch(void *arg) {
   exit(0);
 }
 
-static int proxy_main(const char *host, int upstream) {
-  g_host = host;
-  g_upstream = upstream;
+static int listen_on(const char *host) {
   int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -139,10 +165,46 @@ static int proxy_main(const char *host, int upstream) {
   if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 64) < 0 ||
       getsockname(l, (struct sockaddr *)&a, &len) < 0) {
     perror("listen");
-    return 1;
+    exit(1);
   }
   printf("listening on %d\n", ntohs(a.sin_port));
   fflush(stdout);
+  return l;
+}
+
+static void *drain(void *arg) {
+  int c = (int)(long)arg;
+  char *buf = malloc(1 << 20);
+  long long total = 0;
+  for (;;) {
+    ssize_t n = read(c, buf, 1 << 20);
+    if (n <= 0) break;
+    total += n;
+  }
+  free(buf);
+  close(c);
+  printf("received %lld\n", total);
+  fflush(stdout);
+  return NULL;
+}
+
+static int sink_main(const char *host) {
+  int l = listen_on(host);
+  pthread_t w;
+  pthread_create(&w, NULL, stdin_watch, NULL);
+  for (;;) {
+    int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    pthread_t t;
+    pthread_create(&t, NULL, drain, (void *)(long)c);
+    pthread_detach(t);
+  }
+}
+
+static int proxy_main(const char *host, int upstream) {
+  g_host = host;
+  g_upstream = upstream;
+  int l = listen_on(host);
   pthread_t w;
   pthread_create(&w, NULL, stdin_watch, NULL);
   for (;;) {
@@ -156,9 +218,14 @@ static int proxy_main(const char *host, int upstream) {
 
 int main(int argc, char **argv) {
   if (argc == 6 && strcmp(argv[1], "send") == 0) {
-    return send_main(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+    return send_main(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]), 0);
   }
+  if (argc == 6 && strcmp(argv[1], "send-rw") == 0) {
+    return send_main(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]), 1);
+  }
+  if (argc == 3 && strcmp(argv[1], "sink") == 0) return sink_main(argv[2]);
   if (argc == 4 && strcmp(argv[1], "proxy") == 0) return proxy_main(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: reference send HOST PORT FILE REPEAT | reference proxy HOST UPSTREAM\n");
+  fprintf(stderr, "usage: reference send|send-rw HOST PORT FILE REPEAT | reference sink HOST"
+                  " | reference proxy HOST UPSTREAM\n");
   return 2;
 }
