@@ -24,9 +24,27 @@
  */
 
 export { ErrnoError } from "./ffi/errno.ts";
-export type { TcpInfo } from "./ffi/structs.ts";
-export type { SocketAddress } from "./lib/net/address.ts";
-export { ClosedError } from "./lib/fd.ts";
+export {
+  BusyError,
+  ClosedError,
+  type ConnectOptions,
+  type KeepAlive,
+  type Linger,
+  type ListenerStats,
+  type ListenOptions,
+  type ReadinessOptions,
+  type SocketAddress,
+  type TcpInfo,
+  TcpListener,
+  TcpStream,
+  tune,
+  type TuneChange,
+  type TuneSettings,
+  type WaitOptions,
+  writev,
+  type WritevOptions,
+  type WritevTarget,
+} from "./lib/net/mod.ts";
 export {
   DEFAULT_TURN_BUDGET,
   DEFAULT_YIELD_INTERVAL_MS,
@@ -41,19 +59,7 @@ export {
   type ReadyCallback,
   type RegisterOptions,
   Registration,
-} from "./lib/reactor.ts";
-export {
-  BusyError,
-  type ConnectOptions,
-  type ListenerStats,
-  type ListenOptions,
-  type ReadinessOptions,
-  TcpListener,
-  TcpStream,
-  tune,
-  type WaitOptions,
-} from "./lib/socket.ts";
-export type { KeepAlive, Linger, TuneChange, TuneSettings } from "./lib/sockopt.ts";
+} from "./lib/reactor/mod.ts";
 export {
   BUDGET_UNIT_BYTES,
   closeIdlePipes,
@@ -68,10 +74,7 @@ export {
   type SpliceOptions,
   type TransferStats,
   transferStats,
-  writev,
-  type WritevOptions,
-  type WritevTarget,
-} from "./lib/transfer.ts";
+} from "./lib/transfer/mod.ts";
 export {
   type AcquireOptions,
   ConnectionPool,
@@ -86,16 +89,18 @@ export {
   type PoolStats,
   type PoolTarget,
   PoolTimeoutError,
-} from "./lib/pool.ts";
-export { FixedResponse, type HeaderList, type RequestParserOptions } from "./lib/http1.ts";
+} from "./lib/pool/mod.ts";
 export {
+  FixedResponse,
+  type HeaderList,
   type HttpHandler,
   type HttpRequest,
   type HttpResponse,
   type HttpResponseInit,
   type HttpServer,
   type HttpServerStats,
+  type RequestParserOptions,
   serveHttp,
   type ServeHttpOptions,
   type ShutdownOptions,
-} from "./lib/http_server.ts";
+} from "./lib/http/mod.ts";

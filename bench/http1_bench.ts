@@ -9,7 +9,7 @@ import {
   RequestParser,
   ResponseParser,
   writeResponseHead,
-} from "../lib/http1.ts";
+} from "../lib/http/mod.ts";
 
 const encoder = new TextEncoder();
 const WRK_GET = encoder.encode("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");

@@ -23,7 +23,7 @@ import {
   PARSE_ERROR,
   RequestParser,
   writeResponseHead,
-} from "../lib/http1.ts";
+} from "../http.ts";
 import {
   ErrnoError,
   type FileHandle,

@@ -12,7 +12,7 @@
  * curl -d hi http://127.0.0.1:8080/echo
  * ```
  *
- * The server core (parsing, batching, limits, deadlines) is `serveHttp` in lib/http_server.ts.
+ * The server core (parsing, batching, limits, deadlines) is `serveHttp` in lib/http/server.ts (the `@netio/netio/http` subpath, ../http.ts here).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * Many HTTP/1.1 GET requests through a {@linkcode ConnectionPool}: `--concurrency` workers share
  * at most `--max-connections` keep-alive connections, each response is read with the
- * `ResponseParser` of lib/http1.ts, and the end prints requests per second, latency percentiles
+ * `ResponseParser` of `@netio/netio/http` (../http.ts), and the end prints requests per second, latency percentiles
  * and the pool's statistics. `--new-connection-per-request` runs the same load without the pool
  * (connect, one request with `Connection: close`, close), for comparison.
  *
@@ -26,7 +26,7 @@ import {
   TcpListener,
   TcpStream,
 } from "../mod.ts";
-import { INCOMPLETE, PARSE_ERROR, RequestParser, ResponseParser } from "../lib/http1.ts";
+import { INCOMPLETE, PARSE_ERROR, RequestParser, ResponseParser } from "../http.ts";
 
 const usage = `usage: deno run --allow-ffi --allow-net examples/pooled_client.ts [options]
 

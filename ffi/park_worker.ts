@@ -1,5 +1,5 @@
 /**
- * The parking thread for the "worker" parking design (see lib/reactor.ts): a Deno Worker that
+ * The parking thread for the "worker" parking design (see lib/reactor/parking.ts): a Deno Worker that
  * blocks in a synchronous epoll_wait on the reactor's outer epoll fd (which holds only the inner
  * epoll fd and the waker eventfd, so no inner event is ever consumed here) and tells the main
  * thread through `Atomics.notify` when something is ready.

@@ -56,8 +56,8 @@ import {
   type TcpInfo,
   writeInt,
 } from "../ffi/structs.ts";
-import { ClosedError } from "../lib/fd.ts";
-import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "../lib/reactor.ts";
+import { ClosedError } from "../lib/net/fd.ts";
+import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "../lib/reactor/mod.ts";
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 

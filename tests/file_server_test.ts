@@ -4,7 +4,7 @@
  * every way out of the root we could think of answered 403.
  */
 import assert from "node:assert/strict";
-import { INCOMPLETE, PARSE_ERROR, ResponseParser } from "../lib/http1.ts";
+import { INCOMPLETE, PARSE_ERROR, ResponseParser } from "../lib/http/mod.ts";
 import { Reactor, TcpStream } from "../mod.ts";
 import { parseRange, serveFiles } from "../examples/file_server.ts";
 import { assertNoNewFd } from "./helpers.ts";

@@ -10,7 +10,7 @@ import {
   ResponseParser,
   statusText,
   writeResponseHead,
-} from "../lib/http1.ts";
+} from "../lib/http/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -10,7 +10,7 @@ import {
   type ServeHttpOptions,
   TcpStream,
 } from "../mod.ts";
-import { INCOMPLETE, PARSE_ERROR, ResponseParser } from "../lib/http1.ts";
+import { INCOMPLETE, PARSE_ERROR, ResponseParser } from "../lib/http/mod.ts";
 
 Reactor.default(); // owns its fds for the process lifetime
 

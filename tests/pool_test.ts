@@ -13,7 +13,7 @@ import {
   TcpListener,
   TcpStream,
 } from "../mod.ts";
-import { ClosedError } from "../lib/fd.ts";
+import { ClosedError } from "../lib/net/fd.ts";
 import { MSG_DONTWAIT, MSG_PEEK } from "../ffi/constants.ts";
 import { EAGAIN } from "../ffi/errno.ts";
 import { sysRecv } from "../ffi/libc.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ErrnoError, Interest, Reactor, Ready, TcpListener, TcpStream } from "../mod.ts";
-import { interestToEpoll, readinessFromEpoll } from "../lib/reactor.ts";
+import { interestToEpoll, readinessFromEpoll } from "../lib/reactor/mod.ts";
 import {
   sysClose,
   sysEventfd,

@@ -19,7 +19,7 @@ import {
 import { S_IFMT, S_IFREG } from "../ffi/constants.ts";
 import { sysFstat } from "../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../ffi/structs.ts";
-import { ClosedError } from "../lib/fd.ts";
+import { ClosedError } from "../lib/net/fd.ts";
 import { assertNoNewFd, randomBytes, sha256, tcpPair } from "./helpers.ts";
 import { formatBytes, progressLine } from "../examples/send_file.ts";
 

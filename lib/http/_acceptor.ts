@@ -7,8 +7,8 @@
  */
 
 import type { SocketAddress } from "../net/address.ts";
-import { Interest, type Reactor, type Registration } from "../reactor.ts";
-import { TcpListener } from "../socket.ts";
+import { Interest, type Reactor, type Registration } from "../reactor/mod.ts";
+import { TcpListener } from "../net/mod.ts";
 
 /** Accepts per wake-up of the listener, so a connection storm cannot starve the others. */
 const ACCEPTS_PER_WAKE = 128;

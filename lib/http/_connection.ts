@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Registration } from "../reactor.ts";
+import type { Registration } from "../reactor/mod.ts";
 import type { RequestParser } from "./request_parser.ts";
 
 // Connection states (what the deadline means).

@@ -29,7 +29,7 @@
  *
  * @example
  * ```ts
-import { FixedResponse, serveHttp } from "./mod.ts";
+ * import { FixedResponse, serveHttp } from "./mod.ts";
  *
  * const hello = new FixedResponse(200, { body: "Hello, World!" });
  * const server = serveHttp({ hostname: "127.0.0.1", port: 0, handler: () => hello });

@@ -6,7 +6,7 @@
  */
 
 import type { SocketAddress } from "../net/address.ts";
-import type { Reactor } from "../reactor.ts";
+import type { Reactor } from "../reactor/mod.ts";
 import type { RequestParserOptions } from "./request_parser.ts";
 import type { FixedResponse, HeaderList } from "./serializer.ts";
 

@@ -31,7 +31,7 @@ import {
 import type { SocketAddress } from "./address.ts";
 import { checkHostname, checkNetPermission, checkPort, resolveLiteral } from "./address.ts";
 import { ClosedError, OwnedFd } from "./fd.ts";
-import { Reactor } from "../reactor.ts";
+import { Reactor } from "../reactor/mod.ts";
 import { getOption, setIntOption } from "./options.ts";
 import { checkInteger } from "../_validate.ts";
 
@@ -168,7 +168,7 @@ export class TcpListener {
   /**
    * Like {@linkcode TcpListener.tryAccept}, but returns the accepted descriptor itself
    * (non-blocking, close-on-exec), or -1 when none is pending. For servers that keep their own
-   * compact per-connection state instead of a TcpStream per connection (lib/http_server.ts holds
+   * compact per-connection state instead of a TcpStream per connection (lib/http/server.ts holds
    * tens of thousands of idle connections at well under 1 KiB each); the caller owns the fd and
    * must close it exactly once.
    */

@@ -7,7 +7,7 @@
  */
 
 import { ClosedError } from "./fd.ts";
-import { Interest, type Reactor, Ready, type Registration } from "../reactor.ts";
+import { Interest, type Reactor, Ready, type Registration } from "../reactor/mod.ts";
 
 /** Thrown when a second read (or write) is started while one is already waiting. */
 export class BusyError extends Error {

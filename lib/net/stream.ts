@@ -11,7 +11,7 @@ import { check, fail, sysConnect, sysRecv, sysShutdown, sysSocket } from "../../
 import type { SocketAddress } from "./address.ts";
 import { checkHostname, checkNetPermission, checkPort, resolveAddress } from "./address.ts";
 import { ClosedError, OwnedFd } from "./fd.ts";
-import { Reactor } from "../reactor.ts";
+import { Reactor } from "../reactor/mod.ts";
 import {
   getOption,
   type KeepAlive,

@@ -7,7 +7,7 @@
 import { MSG_DONTWAIT, MSG_PEEK } from "../../ffi/constants.ts";
 import { EAGAIN, EINTR } from "../../ffi/errno.ts";
 import { sysRecv } from "../../ffi/libc.ts";
-import type { TcpStream } from "../socket.ts";
+import type { TcpStream } from "../net/mod.ts";
 
 /** One byte is enough to tell "nothing pending" from "something pending"; it is never consumed. */
 const peekBuffer = new Uint8Array(1);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TcpStream } from "../socket.ts";
+import type { TcpStream } from "../net/mod.ts";
 import type { Lease, LentConnection } from "./lease.ts";
 import type { HostStats } from "./stats.ts";
 

@@ -11,8 +11,8 @@ import {
   checkOptionalFunction,
   checkOptionalInteger,
 } from "../_validate.ts";
-import { TcpStream } from "../socket.ts";
-import type { TuneSettings } from "../sockopt.ts";
+import { TcpStream } from "../net/mod.ts";
+import type { TuneSettings } from "../net/options.ts";
 import type { LeakReport, PoolOptions, PoolTarget } from "./options.ts";
 
 /** `maxConnections` when not given. */

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { ClosedError } from "../fd.ts";
-import type { TcpStream } from "../socket.ts";
+import { ClosedError } from "../net/fd.ts";
+import type { TcpStream } from "../net/mod.ts";
 
 /**
  * What a {@linkcode Lease} holds: the connection lent and the way to give it back. The pool's own
@@ -22,7 +22,7 @@ import type { TcpStream } from "../socket.ts";
  * @example
  * ```ts
  * import { Lease, type LentConnection } from "./lease.ts";
- * import type { TcpStream } from "../socket.ts";
+ * import type { TcpStream } from "../net/mod.ts";
  *
  * // What the pool does when it lends a connection (its own record is the LentConnection):
  * function lend(stream: TcpStream, giveBack: (destroy: boolean) => void): Lease {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { TcpStream } from "../socket.ts";
-import type { TuneSettings } from "../sockopt.ts";
+import type { TcpStream } from "../net/mod.ts";
+import type { TuneSettings } from "../net/options.ts";
 
 /**
  * Where to connect: the pool keeps one set of connections per `hostname:port`.

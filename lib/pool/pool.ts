@@ -7,9 +7,9 @@
  */
 
 import { checkObject, checkOptionalInteger } from "../_validate.ts";
-import { checkHostname, checkPort } from "../address.ts";
-import type { TcpStream } from "../socket.ts";
-import type { TuneSettings } from "../sockopt.ts";
+import { checkHostname, checkPort } from "../net/address.ts";
+import type { TcpStream } from "../net/mod.ts";
+import type { TuneSettings } from "../net/options.ts";
 import { PoolClosedError, PoolFullError, PoolTimeoutError } from "./errors.ts";
 import { Lease } from "./lease.ts";
 import type { AcquireOptions, PoolOptions, PoolTarget } from "./options.ts";

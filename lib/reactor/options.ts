@@ -29,7 +29,7 @@ export interface ReactorOptions {
   spinBeforePark?: number;
   /**
    * How to park when idle (default "nonblocking"). "worker" wakes faster (measured p50 ~36 us vs
-   * ~60 us here) but starts a thread per busy period; see bench/reactor_bench.ts.
+   * ~60 us here) but starts a thread per busy period; see bench/load/wake_latency.ts.
    */
   parking?: ParkingDesign;
   /** Called when a readiness callback throws; the reactor keeps serving (default console.error). */
