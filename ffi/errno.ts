@@ -62,6 +62,7 @@ export const EBADF = 9;
 export const EAGAIN = 11;
 export const EACCES = 13;
 export const EEXIST = 17;
+export const EISDIR = 21;
 export const EINVAL = 22;
 export const EMFILE = 24;
 export const ENFILE = 23;

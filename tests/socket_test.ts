@@ -824,3 +824,8 @@ Deno.test("every socket this file opened is closed, and the fd count is back to 
   assert.deepEqual(stillOpen(), []);
   assert.equal(fdCount(), baseline);
 });
+
+Deno.test("TcpListener.bind without a hostname listens on loopback only", () => {
+  using listener = TcpListener.bind({ port: 0 });
+  assert.equal(listener.addr.hostname, "127.0.0.1");
+});

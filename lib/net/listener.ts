@@ -35,6 +35,8 @@ import { Reactor } from "../reactor/mod.ts";
 import { getOption, setIntOption } from "./options.ts";
 import { checkInteger } from "../_validate.ts";
 
+/** The address bound when none is given: loopback, the safe default. */
+const DEFAULT_HOSTNAME = "127.0.0.1";
 /** listen(2) backlog when none is given: nginx's and Node's default. */
 const DEFAULT_BACKLOG = 511;
 /** The kernel caps the backlog at net.core.somaxconn (65535 at most since 5.4). */
@@ -45,7 +47,10 @@ import { TcpStream } from "./stream.ts";
 
 /** Options of {@linkcode TcpListener.bind}. */
 export interface ListenOptions {
-  /** Address to bind: an IP literal or "localhost" (default "0.0.0.0"). */
+  /**
+   * Address to bind: an IP literal or "localhost". Default "127.0.0.1", like `serveHttp`: a
+   * server is reachable from other machines only when you ask for it ("0.0.0.0", "::").
+   */
   hostname?: string;
   /** Port; 0 lets the kernel choose (read it back from `addr`). */
   port: number;
@@ -88,7 +93,8 @@ export class TcpListener {
   #spare: number;
   #stats: ListenerStats = { accepted: 0, droppedAtFdLimit: 0 };
 
-  private constructor(fd: number, reactor: Reactor, spare: number) {
+  /** @internal Use {@linkcode TcpListener.bind}. */
+  constructor(fd: number, reactor: Reactor, spare: number) {
     this.#fd = new OwnedFd(fd);
     this.#io = new IoState(reactor);
     this.#spare = spare;
@@ -103,7 +109,7 @@ export class TcpListener {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("TcpListener.bind expects an options object");
     }
-    const hostname = checkHostname(options.hostname ?? "0.0.0.0");
+    const hostname = checkHostname(options.hostname ?? DEFAULT_HOSTNAME);
     const port = checkPort(options.port, true);
     const backlog = checkInteger(options.backlog ?? DEFAULT_BACKLOG, "backlog", 1, MAX_BACKLOG);
     const resolved = resolveLiteral(hostname, port);

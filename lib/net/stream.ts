@@ -29,6 +29,9 @@ import { sockAddr } from "./_sockaddr.ts";
 import { IoState } from "./readiness.ts";
 import { sendSome, writev as writevAll } from "./write.ts";
 
+/** Chunk size of {@linkcode TcpStream.readable}. */
+const READABLE_CHUNK_BYTES = 64 * 1024;
+
 /** Options of {@linkcode TcpStream.connect}. */
 export interface ConnectOptions {
   /** Host: an IP literal, "localhost", or a name resolved through Deno's resolver. */
@@ -298,7 +301,7 @@ export class TcpStream {
   get readable(): ReadableStream<Uint8Array> {
     return this.#readable ??= new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        const buf = new Uint8Array(65536);
+        const buf = new Uint8Array(READABLE_CHUNK_BYTES);
         const n = await this.read(buf);
         if (n === null) {
           controller.close();

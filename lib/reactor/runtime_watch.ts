@@ -81,7 +81,8 @@ export class RuntimeWatch {
   #watched: Set<number>;
   #events = new EpollEventArray(1);
 
-  private constructor(fd: number, watched: Set<number>) {
+  /** @internal Use {@linkcode RuntimeWatch.open}. */
+  constructor(fd: number, watched: Set<number>) {
     this.#fd = fd;
     this.#watched = watched;
   }

@@ -6,7 +6,7 @@
  */
 
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, S_IFDIR, S_IFMT, S_IFREG } from "../../ffi/constants.ts";
-import { EINTR, EINVAL, ErrnoError } from "../../ffi/errno.ts";
+import { EINTR, EINVAL, EISDIR, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, sysClose, sysFstat, sysOpen } from "../../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
 import { OwnedFd } from "../net/fd.ts";
@@ -122,7 +122,7 @@ export function openFile(path: string | URL): FileHandle {
   try {
     const { mode, size } = fstat(fd);
     const type = mode & S_IFMT;
-    if (type === S_IFDIR) throw new ErrnoError(21, /* EISDIR */ "open");
+    if (type === S_IFDIR) throw new ErrnoError(EISDIR, "open");
     if (type !== S_IFREG) throw new ErrnoError(EINVAL, "open");
     return new FileHandle(fd, size, path);
   } catch (e) {

@@ -32,6 +32,9 @@ const FALLBACK_CHUNK = 64 * 1024;
 /** Idle pipes kept for reuse by {@linkcode splice}; more are closed on release. */
 const MAX_IDLE_PIPES = 16;
 
+/** A pipe's capacity when the kernel will not say: its default, 16 pages. */
+const DEFAULT_KERNEL_PIPE_SIZE = 64 * 1024;
+
 /** Default pipe capacity for {@linkcode splice}: 1 MiB, the unprivileged `pipe-max-size`. */
 const DEFAULT_PIPE_SIZE = 1024 * 1024;
 
@@ -54,7 +57,7 @@ function closePipe(p: Pipe): void {
 function resizePipe(p: Pipe, size: number): void {
   let r = sysFcntl(p.writeFd, F_SETPIPE_SZ, size);
   if (r < 0) r = sysFcntl(p.writeFd, F_GETPIPE_SZ, 0);
-  p.size = r > 0 ? r : 65536;
+  p.size = r > 0 ? r : DEFAULT_KERNEL_PIPE_SIZE;
 }
 
 function acquirePipe(size: number): Pipe {
