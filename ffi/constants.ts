@@ -109,3 +109,6 @@ export const S_IFDIR = 0o040000;
 
 /** getrlimit resources. */
 export const RLIMIT_NOFILE = 7;
+
+/** fcntl: duplicate onto the lowest free number >= the argument, with close-on-exec. */
+export const F_DUPFD_CLOEXEC = 1030;

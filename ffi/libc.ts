@@ -9,7 +9,8 @@
  * length netio passes is capped at {@linkcode MAX_IO} (1 GiB), so the result fits, and -1 reads back
  * as -1.
  *
- * The library path can be overridden with the `NETIO_LIBC` environment variable.
+ * The library path can be overridden with the `NETIO_LIBC` environment variable, read only when
+ * `--allow-env` already grants it (netio never prompts for an optional setting).
  *
  * @module
  */
@@ -281,10 +282,11 @@ function load(): Symbols {
     );
   }
   let path = "libc.so.6";
-  try {
+  // An optional setting: read only when env access is granted already. Asking would stop an
+  // interactive program at a prompt that netio's README does not announce.
+  const env = { name: "env", variable: "NETIO_LIBC" } as const;
+  if (Deno.permissions.querySync(env).state === "granted") {
     path = Deno.env.get("NETIO_LIBC") ?? path;
-  } catch {
-    // Without --allow-env the default path is used.
   }
   try {
     lib = Deno.dlopen(path, SYMBOLS);

@@ -571,3 +571,35 @@ Deno.test("ClosedError is an ErrnoError with code EBADF and says the resource is
   assert.equal(e.syscall, "read");
   assert.match(e.message, /closed/);
 });
+
+Deno.test("NETIO_LIBC is read only when env access is already granted (no surprise prompt)", async () => {
+  const mod = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+  // Record every env read, then make the first socket (which opens libc).
+  const script = `
+    const reads = [];
+    const get = Deno.env.get.bind(Deno.env);
+    Deno.env.get = (name) => { reads.push(name); return get(name); };
+    const { TcpListener } = await import(${mod});
+    TcpListener.bind({ hostname: "127.0.0.1", port: 0 }).close();
+    console.log(JSON.stringify(reads));
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".js" });
+  await Deno.writeTextFile(file, script);
+  for (
+    const [flags, expected] of [
+      [["--allow-ffi", "--allow-net", "--no-prompt"], []],
+      [["--allow-ffi", "--allow-net", "--allow-env=NETIO_LIBC", "--no-prompt"], ["NETIO_LIBC"]],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, file],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), expected, flags.join(" "));
+  }
+  await Deno.remove(file);
+});

@@ -88,6 +88,22 @@ export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * Asserts that two byte arrays are equal, reporting the lengths or the first differing index.
+ * Never `deepEqual` on large buffers: node:assert's diff of a 1 MiB mismatch grows the process
+ * to tens of GB.
+ */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  if (actual.length !== expected.length) {
+    assert.fail(`${what}: ${actual.length} bytes, expected ${expected.length}`);
+  }
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) {
+      assert.fail(`${what}: first difference at byte ${i}: ${actual[i]}, expected ${expected[i]}`);
+    }
+  }
+}
+
 /** `n` random bytes (getRandomValues fills at most 64 KiB per call). */
 export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);

@@ -12,7 +12,13 @@ import {
   sysWrite,
 } from "../ffi/libc.ts";
 import { STAT_SIZE } from "../ffi/structs.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, O_CLOEXEC, O_NONBLOCK } from "../ffi/constants.ts";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  F_DUPFD_CLOEXEC,
+  O_CLOEXEC,
+  O_NONBLOCK,
+} from "../ffi/constants.ts";
 
 const F_GETFD = 1;
 import { tcpPair } from "./helpers.ts";
@@ -385,6 +391,68 @@ Deno.test("Deno timers keep firing while the reactor is saturated by a busy echo
   // No latency threshold: only that timers ran during the saturation, several times.
   assert.ok(ticks > 0, `no timer tick in ${elapsed} ms of saturation`);
   assert.ok(elapsed < 20 || ticks >= 3, `${ticks} ticks in ${elapsed} ms`);
+});
+
+Deno.test("an fd closed and its number reused within one dispatch batch never gets the old event", async () => {
+  const reactor = new Reactor();
+  // Two readable eventfds, level-triggered: both events come back from one epoll_wait. Whichever
+  // callback runs first closes the other fd and registers a fresh, unreadable eventfd under the
+  // same number (F_DUPFD gives the lowest free number >= the one asked for: that very number).
+  // The old event for that number is still in the batch; it must be dropped as stale.
+  const fds = [eventfd(), eventfd()];
+  for (const fd of fds) sysWrite(fd, ONE);
+  let reused = -1;
+  let reusedNumber = false;
+  let reusedCalls = 0;
+  let firstCalls = 0;
+  let done!: () => void;
+  const firstRan = new Promise<void>((r) => done = r);
+  const staleBefore = reactor.stats().staleEvents;
+  const regs = fds.map((fd, i) =>
+    reactor.register(fd, Interest.READABLE, () => {
+      firstCalls++;
+      if (reused >= 0) return;
+      try {
+        const other = fds[1 - i]!;
+        regs[1 - i]!.deregister();
+        sysClose(other);
+        let dup = eventfd(); // usually the lowest free number: `other` itself
+        if (dup !== other) {
+          const fresh = dup;
+          dup = sysFcntl(fresh, F_DUPFD_CLOEXEC, other);
+          sysClose(fresh);
+        }
+        reused = dup;
+        reusedNumber = dup === other;
+        reactor.register(dup, Interest.READABLE, () => reusedCalls++);
+        sysRead(fds[i]!, new Uint8Array(8)); // drain our own fd: no more events for it
+      } finally {
+        done();
+      }
+    })
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    firstRan,
+    new Promise((_, reject) =>
+      timer = setTimeout(() => reject(new Error("no callback in 5 s")), 5000)
+    ),
+  ]).finally(() => clearTimeout(timer));
+  // A few more turns: the reused fd is not readable, so its callback must never run.
+  const pollsAfter = reactor.stats().polls;
+  for (let i = 0; i < 100 && reactor.stats().polls < pollsAfter + 5; i++) await turns(2);
+  const stats = reactor.stats();
+  if (reused >= 0) {
+    reactor.deregister(reused);
+    sysClose(reused);
+  }
+  for (const reg of regs) reg.deregister();
+  sysClose(fds.find((fd) => fd !== reused)!);
+  await reactor.close();
+  assert.ok(reusedNumber, "the number was not free for reuse");
+  assert.equal(firstCalls, 1, "the first callback ran again");
+  assert.equal(reusedCalls, 0, "the new registration saw its predecessor's event");
+  assert.equal(stats.staleEvents - staleBefore, 1, "the old event was not counted as stale");
 });
 
 /**
