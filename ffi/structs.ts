@@ -198,33 +198,32 @@ export function encodeIovecs(
 export const INT_SIZE = 4;
 
 /**
- * Writes a C int into the first 4 bytes of `b` (a caller-owned buffer: no allocation).
+ * A preallocated C int (or socklen_t) for in/out parameters: `bytes` goes to libc, `value` reads
+ * and writes it through a typed view, with no allocation per call (both supported arches are
+ * little-endian, the view's native order).
  *
  * @example
  * ```ts
- * import { decodeInt, INT_SIZE, writeInt } from "./structs.ts";
- * const b = new Uint8Array(INT_SIZE);
- * writeInt(b, -2);
- * console.log(decodeInt(b)); // -2
+ * import { IntCell } from "./structs.ts";
+ * const cell = new IntCell();
+ * cell.value = -7;
+ * console.log(cell.value, cell.bytes.length); // -7 4
  * ```
  */
-export function writeInt(b: Uint8Array, value: number): void {
-  new DataView(b.buffer, b.byteOffset, INT_SIZE).setInt32(0, value, true);
-}
+export class IntCell {
+  /** The 4 bytes handed to libc. */
+  readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(INT_SIZE);
+  #int = new Int32Array(this.bytes.buffer);
 
-/** Decodes a C int. */
-export function decodeInt(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, INT_SIZE).getInt32(0, true);
-}
+  /** The value as a C int. */
+  get value(): number {
+    return this.#int[0]!;
+  }
 
-/** Writes a socklen_t (unsigned 32-bit) into the first 4 bytes of `b`. */
-export function writeSocklen(b: Uint8Array, value: number): void {
-  new DataView(b.buffer, b.byteOffset, INT_SIZE).setUint32(0, value, true);
-}
-
-/** Decodes a socklen_t. */
-export function decodeSocklen(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, INT_SIZE).getUint32(0, true);
+  /** Sets the value (a C int, or a socklen_t below 2^31). */
+  set value(v: number) {
+    this.#int[0] = v;
+  }
 }
 
 /** Size of struct linger { int l_onoff; int l_linger; }. */

@@ -36,7 +36,6 @@ import {
 import { check, fail, sysClose, sysFstat, sysOpen } from "../ffi/libc.ts";
 import {
   ARCH,
-  decodeInt,
   decodeLinger,
   decodeStat,
   decodeTcpInfo,
@@ -47,6 +46,7 @@ import {
   EpollEventArray,
   epollEventLayout,
   INT_SIZE,
+  IntCell,
   IOVEC_SIZE,
   SOCKADDR_IN6_SIZE,
   SOCKADDR_IN_SIZE,
@@ -54,7 +54,6 @@ import {
   statLayout,
   TCP_INFO_SIZE,
   type TcpInfo,
-  writeInt,
 } from "../ffi/structs.ts";
 import { ClosedError } from "../lib/net/fd.ts";
 import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "../lib/reactor/mod.ts";
@@ -444,13 +443,15 @@ Deno.test("decodeTcpInfo() names unknown states instead of guessing", () => {
 // Small option values and iovec
 
 Deno.test("int and linger option values round-trip", () => {
-  const cell = new Uint8Array(INT_SIZE);
+  const cell = new IntCell();
+  assert.equal(cell.bytes.length, INT_SIZE);
   for (const x of [0, 1, -1, 0x7fffffff, -0x80000000]) {
-    writeInt(cell, x);
-    assert.equal(decodeInt(cell), x);
+    cell.value = x;
+    assert.equal(cell.value, x);
+    assert.equal(new DataView(cell.bytes.buffer).getInt32(0, true), x, "a little-endian C int");
   }
-  writeInt(cell, 1);
-  assert.deepEqual(cell, bytes(1, 0, 0, 0));
+  cell.value = 1;
+  assert.deepEqual(cell.bytes, bytes(1, 0, 0, 0));
   assert.deepEqual(encodeLinger(true, 5), bytes(1, 0, 0, 0, 5, 0, 0, 0));
   assert.deepEqual(decodeLinger(encodeLinger(true, 0)), { on: true, seconds: 0 });
   assert.deepEqual(decodeLinger(encodeLinger(false, 0)), { on: false, seconds: 0 });

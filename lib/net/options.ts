@@ -29,16 +29,13 @@ import {
 } from "../../ffi/constants.ts";
 import { fail, sysGetsockopt, sysSetsockopt } from "../../ffi/libc.ts";
 import {
-  decodeInt,
   decodeLinger,
-  decodeSocklen,
   decodeTcpInfo,
   encodeLinger,
-  INT_SIZE,
+  IntCell,
   LINGER_SIZE,
   TCP_INFO_SIZE,
   type TcpInfo,
-  writeInt,
 } from "../../ffi/structs.ts";
 import { checkBoolean, checkInteger } from "../_validate.ts";
 
@@ -54,23 +51,23 @@ const KEEPALIVE_COUNT_MAX = 127;
 const LINGER_SECONDS_MAX = 65535;
 
 // One buffer per layout for the whole process: each is filled and read inside one sync call.
-const intBuf = new Uint8Array(INT_SIZE);
-const lenBuf = new Uint8Array(INT_SIZE);
+const intCell = new IntCell();
+const lenCell = new IntCell();
 const lingerBuf = new Uint8Array(LINGER_SIZE);
 const infoBuf = new Uint8Array(TCP_INFO_SIZE);
 
 /** Sets an int-valued option (setsockopt). */
 export function setIntOption(fd: number, level: number, name: number, value: number): void {
-  writeInt(intBuf, value);
-  const r = sysSetsockopt(fd, level, name, intBuf);
+  intCell.value = value;
+  const r = sysSetsockopt(fd, level, name, intCell.bytes);
   if (r < 0) throw fail(r, "setsockopt");
 }
 
 /** Reads an int-valued option (getsockopt). */
 export function getIntOption(fd: number, level: number, name: number): number {
-  const r = sysGetsockopt(fd, level, name, intBuf, lenBuf);
+  const r = sysGetsockopt(fd, level, name, intCell.bytes, lenCell.bytes);
   if (r < 0) throw fail(r, "getsockopt");
-  return decodeInt(intBuf);
+  return intCell.value;
 }
 
 /** Keepalive settings for `setKeepAlive`. */
@@ -169,7 +166,7 @@ const lingerOption: OptionDescriptor<Linger> = {
     if (r < 0) throw fail(r, "setsockopt");
   },
   get(fd: number): Linger {
-    const r = sysGetsockopt(fd, SOL_SOCKET, SO_LINGER, lingerBuf, lenBuf);
+    const r = sysGetsockopt(fd, SOL_SOCKET, SO_LINGER, lingerBuf, lenCell.bytes);
     if (r < 0) throw fail(r, "getsockopt");
     const l = decodeLinger(lingerBuf);
     return l.on ? l.seconds : null;
@@ -292,9 +289,9 @@ export function socketError(fd: number): number {
 
 /** Reads struct tcp_info, decoding only what the kernel's returned length covers. */
 export function tcpInfo(fd: number): TcpInfo {
-  const r = sysGetsockopt(fd, IPPROTO_TCP, TCP_INFO, infoBuf, lenBuf);
+  const r = sysGetsockopt(fd, IPPROTO_TCP, TCP_INFO, infoBuf, lenCell.bytes);
   if (r < 0) throw fail(r, "getsockopt");
-  return decodeTcpInfo(infoBuf, decodeSocklen(lenBuf));
+  return decodeTcpInfo(infoBuf, lenCell.value);
 }
 
 /** One option's outcome from {@linkcode tuneFd}. */
