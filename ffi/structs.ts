@@ -198,9 +198,9 @@ export function encodeIovecs(
 export const INT_SIZE = 4;
 
 /**
- * A preallocated C int (or socklen_t) for in/out parameters: `bytes` goes to libc, `value` reads
- * and writes it through a typed view, with no allocation per call (both supported arches are
- * little-endian, the view's native order).
+ * Preallocated C ints (or socklen_t) for in/out parameters: `bytes` goes to libc, `value` (the
+ * first) and `at(i)` read them through a typed view, with no allocation per call (both supported
+ * arches are little-endian, the view's native order). `new IntCell(2)` is pipe2's `int[2]`.
  *
  * @example
  * ```ts
@@ -211,18 +211,61 @@ export const INT_SIZE = 4;
  * ```
  */
 export class IntCell {
-  /** The 4 bytes handed to libc. */
-  readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(INT_SIZE);
-  #int = new Int32Array(this.bytes.buffer);
+  /** The bytes handed to libc: 4 per int. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  #ints: Int32Array<ArrayBuffer>;
 
-  /** The value as a C int. */
-  get value(): number {
-    return this.#int[0]!;
+  /** `count` ints (default one). */
+  constructor(count = 1) {
+    this.bytes = new Uint8Array(INT_SIZE * count);
+    this.#ints = new Int32Array(this.bytes.buffer);
   }
 
-  /** Sets the value (a C int, or a socklen_t below 2^31). */
+  /** The first int. */
+  get value(): number {
+    return this.#ints[0]!;
+  }
+
+  /** Sets the first int (a C int, or a socklen_t below 2^31). */
   set value(v: number) {
-    this.#int[0] = v;
+    this.#ints[0] = v;
+  }
+
+  /** Int `i`. */
+  at(i: number): number {
+    return this.#ints[i]!;
+  }
+}
+
+/** Size of off_t and of an eventfd counter (64-bit on both supported arches). */
+export const INT64_SIZE = 8;
+
+/**
+ * A preallocated 64-bit integer (sendfile's `off_t *`, an eventfd counter), set from a number
+ * below 2^53 as two 32-bit halves: no BigInt per call.
+ *
+ * @example
+ * ```ts
+ * import { Int64Cell } from "./structs.ts";
+ * const offset = new Int64Cell();
+ * offset.value = 2 ** 32 + 5;
+ * console.log(new DataView(offset.bytes.buffer).getBigInt64(0, true)); // 4294967301n
+ * ```
+ */
+export class Int64Cell {
+  /** The 8 bytes handed to libc. */
+  readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(INT64_SIZE);
+  #halves = new Uint32Array(this.bytes.buffer);
+
+  /** The value (exact below 2^53). */
+  get value(): number {
+    return this.#halves[0]! + this.#halves[1]! * 0x1_0000_0000;
+  }
+
+  /** Sets a non-negative value below 2^53. */
+  set value(v: number) {
+    this.#halves[0] = v >>> 0;
+    this.#halves[1] = Math.floor(v / 0x1_0000_0000);
   }
 }
 

@@ -6,19 +6,18 @@
  */
 
 import { fail, sysGetpeername, sysGetsockname } from "../../ffi/libc.ts";
-import { SOCKADDR_STORAGE_SIZE } from "../../ffi/structs.ts";
+import { IntCell, SOCKADDR_STORAGE_SIZE } from "../../ffi/structs.ts";
 import { decodeSocketAddress, type SocketAddress } from "./address.ts";
 
 const addrBuf = new Uint8Array(SOCKADDR_STORAGE_SIZE);
-const addrLenBuf = new Uint8Array(4);
-const addrLenView = new DataView(addrLenBuf.buffer);
+const addrLen = new IntCell();
 
 /** getsockname (or getpeername with `peer`) of `fd`, decoded. */
 export function sockAddr(fd: number, peer: boolean): SocketAddress {
-  addrLenView.setUint32(0, SOCKADDR_STORAGE_SIZE, true);
+  addrLen.value = SOCKADDR_STORAGE_SIZE; // socklen_t in, the address's real length out
   const r = peer
-    ? sysGetpeername(fd, addrBuf, addrLenBuf)
-    : sysGetsockname(fd, addrBuf, addrLenBuf);
+    ? sysGetpeername(fd, addrBuf, addrLen.bytes)
+    : sysGetsockname(fd, addrBuf, addrLen.bytes);
   if (r < 0) throw fail(r, peer ? "getpeername" : "getsockname");
   const a = decodeSocketAddress(addrBuf);
   if (!a) throw new TypeError("unexpected address family");

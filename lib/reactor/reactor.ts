@@ -76,7 +76,7 @@ import {
   sysRead,
   sysWrite,
 } from "../../ffi/libc.ts";
-import { EpollEventArray } from "../../ffi/structs.ts";
+import { EpollEventArray, Int64Cell } from "../../ffi/structs.ts";
 import { EEXIST, EINTR } from "../../ffi/errno.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
@@ -143,8 +143,8 @@ export class Reactor {
   #releaseNextTurn: (() => void) | undefined;
   #events: EpollEventArray;
   #ctlEvent = new EpollEventArray(1);
-  #eightBytes = new Uint8Array(8);
-  #wakeValue: Uint8Array<ArrayBuffer>;
+  #drained = new Int64Cell(); // what a read of the waker takes out
+  #wakeValue = new Int64Cell(); // what a wake adds: 1
   #onError: (error: unknown, fd: number) => void;
   #parking: ParkingDesign;
   #parker: Parker | undefined;
@@ -214,8 +214,7 @@ export class Reactor {
     this.#onError = options.onError ??
       ((error, fd) => console.error(`netio reactor: callback for fd ${fd} threw:`, error));
     this.#events = new EpollEventArray(maxEvents);
-    this.#wakeValue = new Uint8Array(8);
-    new DataView(this.#wakeValue.buffer).setBigUint64(0, 1n, true);
+    this.#wakeValue.value = 1;
 
     // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
     const drivers = watchRuntime ? runtimeEpollFds() : [];
@@ -397,11 +396,11 @@ export class Reactor {
   wake(): void {
     if (this.#closed) return;
     this.#stats.wakes++;
-    sysWrite(this.#wakeFd, this.#wakeValue);
+    sysWrite(this.#wakeFd, this.#wakeValue.bytes);
   }
 
   #drainWaker(): void {
-    sysRead(this.#wakeFd, this.#eightBytes);
+    sysRead(this.#wakeFd, this.#drained.bytes);
   }
 
   /** Runs one synchronous poll and dispatch now. Returns the number of events dispatched. */
@@ -507,7 +506,7 @@ export class Reactor {
   #yieldToRuntime(): void {
     this.#stats.yields++;
     this.#state = "parked";
-    sysWrite(this.#wakeFd, this.#wakeValue);
+    sysWrite(this.#wakeFd, this.#wakeValue.bytes);
     (this.#yielder ??= new NonblockingParker(this.#outerFd)).park(this.#onUnpark);
   }
 
@@ -570,7 +569,7 @@ export class Reactor {
     // Reject waiters first (while the epoll fd is still valid for deregistration).
     this.#waits.rejectAll(new ClosedError("readiness wait (reactor closed)"));
     if (this.#parker || this.#yielder) {
-      sysWrite(this.#wakeFd, this.#wakeValue);
+      sysWrite(this.#wakeFd, this.#wakeValue.bytes);
       await this.#parker?.close();
       await this.#yielder?.close();
     }

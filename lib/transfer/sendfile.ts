@@ -10,6 +10,7 @@
 
 import { EAGAIN, EINTR, EINVAL, ENOSYS } from "../../ffi/errno.ts";
 import { fail, sysPread, sysSendfile } from "../../ffi/libc.ts";
+import { Int64Cell } from "../../ffi/structs.ts";
 import { checkStream, type TcpStream } from "../net/stream.ts";
 import {
   checkObject,
@@ -115,14 +116,13 @@ async function sendByKernel(
   onProgress: ((sent: number, total: number) => void) | undefined,
 ): Promise<number> {
   // sendfile's off_t* in/out parameter: always 64-bit on 64-bit Linux, so > 4 GiB offsets work.
-  const offBuf = new Uint8Array(8);
-  const offView = new DataView(offBuf.buffer);
+  const offsetCell = new Int64Cell();
   let sent = 0;
   while (sent < total) {
     signal?.throwIfAborted();
-    offView.setBigInt64(0, BigInt(offset + sent), true);
+    offsetCell.value = offset + sent;
     // Both getters throw ClosedError if either side was closed meanwhile: no stale fd reaches libc.
-    const r = sysSendfile(out.fd, handle.fd, offBuf, total - sent);
+    const r = sysSendfile(out.fd, handle.fd, offsetCell.bytes, total - sent);
     if (r > 0) {
       sent += r;
       stats.sendFileBytes += r;

@@ -15,6 +15,7 @@ import {
 } from "../../ffi/constants.ts";
 import { EAGAIN, EINTR, EINVAL, ENOSYS, ENOTCONN, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, MAX_IO, sysClose, sysFcntl, sysPipe2, sysSplice } from "../../ffi/libc.ts";
+import { IntCell } from "../../ffi/structs.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkStream, type TcpStream } from "../net/stream.ts";
 import {
@@ -45,8 +46,7 @@ interface Pipe {
 }
 
 const idlePipes: Pipe[] = [];
-const pipeFds = new Uint8Array(8);
-const pipeFdsView = new DataView(pipeFds.buffer);
+const pipeFds = new IntCell(2); // pipe2's int[2]
 
 function closePipe(p: Pipe): void {
   sysClose(p.readFd);
@@ -67,10 +67,10 @@ function acquirePipe(size: number): Pipe {
     if (p.size !== size) resizePipe(p, size);
     return p;
   }
-  check(sysPipe2(pipeFds, O_CLOEXEC | O_NONBLOCK), "pipe2");
+  check(sysPipe2(pipeFds.bytes, O_CLOEXEC | O_NONBLOCK), "pipe2");
   const pipe: Pipe = {
-    readFd: pipeFdsView.getInt32(0, true),
-    writeFd: pipeFdsView.getInt32(4, true),
+    readFd: pipeFds.at(0),
+    writeFd: pipeFds.at(1),
     size: 0,
   };
   stats.pipesCreated++;
