@@ -8,6 +8,7 @@
 
 import { ClosedError } from "./fd.ts";
 import { Interest, type Reactor, Ready, type Registration } from "../reactor/mod.ts";
+import { Waiters } from "../reactor/waiters.ts";
 
 /** Thrown when a second read (or write) is started while one is already waiting. */
 export class BusyError extends Error {
@@ -22,11 +23,8 @@ export class BusyError extends Error {
   }
 }
 
-/**
- * Readiness bookkeeping shared by listener and stream: one edge-triggered registration (made the
- * first time a call would block) and at most one waiter per direction.
- */
-const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+/** What a wait that needs no edge resolves with: the direction is (still) known ready. */
+const RESOLVED_READY: Promise<number> = Promise.resolve(Ready.READABLE | Ready.WRITABLE);
 
 /** @internal The per-socket readiness state; see the module documentation. */
 export class IoState {
@@ -54,32 +52,23 @@ export class IoState {
    * thousands of times per GiB for nothing.
    */
   interest = Interest.READABLE | Interest.WRITABLE;
-  readWaiter: ((ok: boolean) => void) | undefined;
-  writeWaiter: ((ok: boolean) => void) | undefined;
-  readFail: ((e: unknown) => void) | undefined;
-  writeFail: ((e: unknown) => void) | undefined;
+  /** The read and write waiters (netio's one waiter mechanism); at most one each. */
+  readonly readers: Waiters;
+  readonly writers: Waiters;
   readonly onReady = (ready: number): void => {
     // Writable/error first, then readable (data before a read-close is read by the waiter).
     let unwanted = 0;
     if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) {
       this.writeReady = true;
       if (ready & (Ready.WRITE_CLOSED | Ready.ERROR)) this.writeClosed = true;
-      const w = this.writeWaiter;
-      if (w) {
-        this.writeWaiter = this.writeFail = undefined;
-        this.reactor.addRef(-1);
-        w(true);
-      } else if (ready & Ready.WRITABLE) unwanted |= Interest.WRITABLE;
+      if (this.writers.count > 0) this.writers.wake(ready);
+      else if (ready & Ready.WRITABLE) unwanted |= Interest.WRITABLE;
     }
     if (ready & (Ready.READABLE | Ready.READ_CLOSED | Ready.ERROR)) {
       this.readReady = true;
       if (ready & (Ready.READ_CLOSED | Ready.ERROR)) this.readClosed = true;
-      const r = this.readWaiter;
-      if (r) {
-        this.readWaiter = this.readFail = undefined;
-        this.reactor.addRef(-1);
-        r(true);
-      } else if (ready & Ready.READABLE) unwanted |= Interest.READABLE;
+      if (this.readers.count > 0) this.readers.wake(ready);
+      else if (ready & Ready.READABLE) unwanted |= Interest.READABLE;
     }
     if (unwanted & this.interest) this.#setInterest(this.interest & ~unwanted);
   };
@@ -93,6 +82,8 @@ export class IoState {
 
   constructor(reactor: Reactor) {
     this.reactor = reactor;
+    this.readers = new Waiters(reactor);
+    this.writers = new Waiters(reactor);
   }
 
   #ensureRegistered(fd: number): void {
@@ -112,79 +103,35 @@ export class IoState {
    * otherwise at the next readiness edge. Operations that skip the wait because the direction is
    * ready call {@linkcode IoState.spend} instead.
    */
-  wait(fd: number, read: boolean, signal: AbortSignal | undefined): Promise<boolean> {
+  wait(fd: number, read: boolean, signal: AbortSignal | undefined): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (read ? this.readWaiter : this.writeWaiter) {
-      return Promise.reject(new BusyError(read ? "read" : "write"));
-    }
+    const waiters = read ? this.readers : this.writers;
+    if (waiters.count > 0) return Promise.reject(new BusyError(read ? "read" : "write"));
     this.#ensureRegistered(fd);
     if (read ? this.readReady : this.writeReady) {
-      return this.reactor.spend() ? RESOLVED_TRUE : this.#afterTurn(signal);
+      return this.reactor.spend() ? RESOLVED_READY : this.#afterTurn(signal);
     }
     const want = read ? Interest.READABLE : Interest.WRITABLE;
     if (!(this.interest & want)) this.#setInterest(this.interest | want);
-    if (signal === undefined) {
-      // The common case: no wrappers, the promise's own functions are the waiter.
-      return new Promise<boolean>((resolve, reject) => {
-        if (read) {
-          this.readWaiter = resolve;
-          this.readFail = reject;
-        } else {
-          this.writeWaiter = resolve;
-          this.writeFail = reject;
-        }
-        this.reactor.addRef(1);
-      });
-    }
-    return new Promise<boolean>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const done = (ok: boolean): void => {
-        if (onAbort) signal!.removeEventListener("abort", onAbort);
-        resolve(ok);
-      };
-      const failWith = (e: unknown): void => {
-        if (onAbort) signal!.removeEventListener("abort", onAbort);
-        reject(e);
-      };
-      if (read) {
-        this.readWaiter = done;
-        this.readFail = failWith;
-      } else {
-        this.writeWaiter = done;
-        this.writeFail = failWith;
-      }
-      this.reactor.addRef(1);
-      if (signal) {
-        onAbort = () => {
-          onAbort = undefined;
-          this.cancel(read, signal.reason);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      }
-    });
+    return waiters.wait(signal);
   }
 
   /**
    * For an operation about to run on a direction known ready: resolves at once (undefined) while
    * the reactor's turn budget lasts, or returns the wait for the next turn.
    */
-  spend(signal: AbortSignal | undefined): Promise<boolean> | undefined {
+  spend(signal: AbortSignal | undefined): Promise<number> | undefined {
     return this.reactor.spend() ? undefined : this.#afterTurn(signal);
   }
 
-  async #afterTurn(signal: AbortSignal | undefined): Promise<boolean> {
+  async #afterTurn(signal: AbortSignal | undefined): Promise<number> {
     await this.reactor.nextTurn();
     signal?.throwIfAborted();
-    return true;
+    return Ready.READABLE | Ready.WRITABLE;
   }
 
   cancel(read: boolean, reason: unknown): void {
-    const f = read ? this.readFail : this.writeFail;
-    if (!f) return;
-    if (read) this.readWaiter = this.readFail = undefined;
-    else this.writeWaiter = this.writeFail = undefined;
-    this.reactor.addRef(-1);
-    f(reason);
+    (read ? this.readers : this.writers).fail(reason);
   }
 
   close(operation: string): void {

@@ -3,8 +3,9 @@
  * reactor does not own: one level-triggered registration per fd, made when the first wait begins,
  * its interest the directions someone waits on, and dropped as soon as nobody waits (so the owner
  * may close the fd without telling the reactor). Any number of waiters per direction; each may
- * carry an AbortSignal. Sockets use `IoState` (lib/net/readiness.ts) instead: they own their fd,
- * so they keep one edge-triggered registration and a readiness cache.
+ * carry an AbortSignal. The waiters themselves are {@linkcode Waiters}, the same mechanism sockets
+ * use; what differs is the registration: sockets (`IoState`, lib/net/readiness.ts) own their fd, so
+ * they keep one edge-triggered registration and a readiness cache, while these fds are borrowed.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import { fail } from "../../ffi/libc.ts";
 import { ClosedError } from "../net/fd.ts";
 import { Interest, Ready } from "./interest.ts";
 import type { ReadyCallback, RegisterOptions, Registration } from "./registration.ts";
+import { type WaiterHost, Waiters } from "./waiters.ts";
 
 /** @internal What the waits need from their reactor. */
 export interface WaitHost {
@@ -34,18 +36,16 @@ export interface WaitHost {
   isRegistered(fd: number): boolean;
 }
 
-interface Waiter {
-  resolve: (ready: number) => void;
-  reject: (e: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 /** Per-fd state: the waiters of each direction and the registration serving them. */
 class WaitSource {
-  readers: Waiter[] = [];
-  writers: Waiter[] = [];
+  readers: Waiters;
+  writers: Waiters;
   registration: Registration | undefined;
+
+  constructor(host: WaiterHost, onAbandoned: () => void) {
+    this.readers = new Waiters(host, onAbandoned);
+    this.writers = new Waiters(host, onAbandoned);
+  }
 }
 
 /**
@@ -61,6 +61,13 @@ export class ReadinessWaits {
   #host: WaitHost;
   #sources = new Map<number, WaitSource>();
   #pending = 0;
+  // Keeps the process alive through the reactor and counts the pending waits.
+  #refs: WaiterHost = {
+    addRef: (delta) => {
+      this.#pending += delta;
+      this.#host.addRef(delta);
+    },
+  };
 
   /** Waits served through `host`. */
   constructor(host: WaitHost) {
@@ -78,10 +85,9 @@ export class ReadinessWaits {
     let ws = this.#sources.get(fd);
     if (!ws) {
       if (this.#host.isRegistered(fd)) return Promise.reject(fail(-EEXIST, "epoll_ctl"));
-      ws = new WaitSource();
-      const source = ws;
+      const source: WaitSource = new WaitSource(this.#refs, () => this.#updateInterest(fd, source));
       try {
-        ws.registration = this.#host.register(
+        source.registration = this.#host.register(
           fd,
           read ? Interest.READABLE : Interest.WRITABLE,
           (ready) => this.#onReady(fd, source, ready),
@@ -90,26 +96,12 @@ export class ReadinessWaits {
       } catch (e) {
         return Promise.reject(e);
       }
-      this.#sources.set(fd, ws);
+      this.#sources.set(fd, source);
+      ws = source;
     }
-    const source = ws;
-    return new Promise<number>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal, onAbort: undefined };
-      (read ? source.readers : source.writers).push(w);
-      this.#pending++;
-      this.#host.addRef(1);
-      if (signal) {
-        w.onAbort = () => {
-          const list = read ? source.readers : source.writers;
-          const i = list.indexOf(w);
-          if (i >= 0) list.splice(i, 1);
-          this.#settle(w, signal.reason);
-          this.#updateInterest(fd, source);
-        };
-        signal.addEventListener("abort", w.onAbort, { once: true });
-      }
-      this.#updateInterest(fd, source);
-    });
+    const promise = (read ? ws.readers : ws.writers).wait(signal);
+    this.#updateInterest(fd, ws);
+    return promise;
   }
 
   /** The reactor dropped `registration`: if it served waits, they reject with ClosedError. */
@@ -118,53 +110,36 @@ export class ReadinessWaits {
     if (!ws || ws.registration !== registration) return;
     this.#sources.delete(registration.fd);
     const err = new ClosedError("readiness wait (fd deregistered)");
-    for (const w of ws.readers) this.#settle(w, err);
-    for (const w of ws.writers) this.#settle(w, err);
+    ws.readers.fail(err);
+    ws.writers.fail(err);
   }
 
   /** Rejects every pending wait with `error` (the reactor is closing). */
   rejectAll(error: unknown): void {
     for (const [fd, ws] of [...this.#sources]) {
       this.#sources.delete(fd);
-      for (const w of ws.readers) this.#settle(w, error);
-      for (const w of ws.writers) this.#settle(w, error);
+      ws.readers.fail(error);
+      ws.writers.fail(error);
     }
-  }
-
-  #settle(w: Waiter, error: unknown, ready = 0): void {
-    if (w.signal && w.onAbort) w.signal.removeEventListener("abort", w.onAbort);
-    w.onAbort = undefined;
-    this.#pending--;
-    this.#host.addRef(-1);
-    if (error !== undefined) w.reject(error);
-    else w.resolve(ready);
   }
 
   #onReady(fd: number, ws: WaitSource, ready: number): void {
-    if (ready & (Ready.READABLE | Ready.READ_CLOSED | Ready.ERROR)) {
-      const readers = ws.readers;
-      ws.readers = [];
-      for (const w of readers) this.#settle(w, undefined, ready);
-    }
-    if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) {
-      const writers = ws.writers;
-      ws.writers = [];
-      for (const w of writers) this.#settle(w, undefined, ready);
-    }
+    if (ready & (Ready.READABLE | Ready.READ_CLOSED | Ready.ERROR)) ws.readers.wake(ready);
+    if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) ws.writers.wake(ready);
     this.#updateInterest(fd, ws);
   }
 
   #updateInterest(fd: number, ws: WaitSource): void {
     const reg = ws.registration;
     if (!reg || !reg.active) return;
-    if (ws.readers.length === 0 && ws.writers.length === 0) {
+    if (ws.readers.count === 0 && ws.writers.count === 0) {
       // No one waits: drop the registration so a later close of the fd needs nothing from us.
       this.#sources.delete(fd);
       this.#host.deregister(reg);
       return;
     }
-    const interest = (ws.readers.length ? Interest.READABLE : 0) |
-      (ws.writers.length ? Interest.WRITABLE : 0);
+    const interest = (ws.readers.count ? Interest.READABLE : 0) |
+      (ws.writers.count ? Interest.WRITABLE : 0);
     if (interest !== reg.interest) this.#host.modify(reg, interest);
   }
 }
