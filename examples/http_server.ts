@@ -4,8 +4,8 @@
  * against slow or malformed clients, a connection cap with backpressure, graceful shutdown on
  * SIGINT/SIGTERM, and `--workers N` threads sharing the port through SO_REUSEPORT.
  *
- * Routes: `/` answers "Hello, World!" (text/plain), `/echo` echoes the request body, anything
- * else is 404.
+ * Routes: `/` answers "Hello, World!" (text/plain), `/echo` echoes the request body, `/thread`
+ * names the thread that answered ("main" or "worker N"), anything else is 404.
  *
  * ```sh
  * deno run --allow-ffi --allow-net --allow-read --allow-env examples/http_server.ts --port 8080
@@ -31,7 +31,8 @@ const usage = `usage: deno run --allow-ffi --allow-net --allow-read --allow-env 
          examples/http_server.ts [options]
 
 An HTTP/1.1 keep-alive server on netio's epoll reactor. Routes: / (Hello, World!),
-/echo (echoes the request body), anything else 404. Prints 'listening on PORT' when ready;
+/echo (echoes the request body), /thread (which thread answered), anything else 404.
+Prints 'listening on PORT' when ready;
 SIGINT/SIGTERM shut it down gracefully (a second signal exits at once).
 
 options:
@@ -54,12 +55,19 @@ const BINARY = Object.freeze({ "Content-Type": "application/octet-stream" });
 const hello = new FixedResponse(200, { headers: TEXT, body: "Hello, World!" });
 const notFound = new FixedResponse(404, { headers: TEXT, body: "Not Found\n" });
 
-/** Routes a request; synchronous, so the whole batch is answered in one pass. */
-function handler(request: HttpRequest): HttpResponse {
-  const path = request.path;
-  if (path === "/") return hello;
-  if (path === "/echo") return { status: 200, headers: BINARY, body: request.body };
-  return notFound;
+/**
+ * The routes of one server thread; synchronous, so the whole batch is answered in one pass.
+ * `/thread` names the thread that answered ("main", or "worker N" with `--workers`).
+ */
+function routes(thread: string): (request: HttpRequest) => HttpResponse {
+  const whoami = new FixedResponse(200, { headers: TEXT, body: thread });
+  return (request) => {
+    const path = request.path;
+    if (path === "/") return hello;
+    if (path === "/echo") return { status: 200, headers: BINARY, body: request.body };
+    if (path === "/thread") return whoami;
+    return notFound;
+  };
 }
 
 interface Settings {
@@ -70,11 +78,13 @@ interface Settings {
   headerTimeoutMs: number;
   accessLog: boolean;
   reusePort: boolean;
+  /** Which thread serves: "main" or "worker N". */
+  thread: string;
 }
 
 function start(settings: Settings): HttpServer {
   return serveHttp({
-    handler,
+    handler: routes(settings.thread),
     hostname: settings.host,
     port: settings.port,
     ...(settings.maxConnections !== undefined ? { maxConnections: settings.maxConnections } : {}),
@@ -160,6 +170,7 @@ function parseSettings(args: string[]): { settings: Settings; workers: number } 
       headerTimeoutMs: integer("header-timeout-ms", values["header-timeout-ms"], 0, 2 ** 31 - 1),
       accessLog: values["access-log"],
       reusePort: workers > 1,
+      thread: "main",
     },
   };
 }
@@ -199,7 +210,12 @@ async function startWorkers(settings: Settings, count: number): Promise<Worker[]
           reject(new Error(event.message));
         };
       });
-      worker.postMessage({ type: "start", settings: { ...settings, port } } satisfies ToWorker);
+      worker.postMessage(
+        {
+          type: "start",
+          settings: { ...settings, port, thread: `worker ${i + 1}` },
+        } satisfies ToWorker,
+      );
       await ready;
     }
   } catch (error) {

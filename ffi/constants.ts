@@ -112,3 +112,8 @@ export const RLIMIT_NOFILE = 7;
 
 /** fcntl: duplicate onto the lowest free number >= the argument, with close-on-exec. */
 export const F_DUPFD_CLOEXEC = 1030;
+
+/** The signal a write to a reset peer raises. */
+export const SIGPIPE = 13;
+/** sa_handler value of an ignored signal. */
+export const SIG_IGN = 1n;

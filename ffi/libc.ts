@@ -198,6 +198,14 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  sigaction: {
+    parameters: [
+      "i32", // int signum
+      "buffer", // const struct sigaction *act (NULL: query only)
+      "buffer", // struct sigaction *oldact
+    ],
+    result: "i32",
+  },
   eventfd: {
     parameters: [
       "u32", // unsigned int initval
@@ -553,6 +561,12 @@ export function epollWaitNonblocking(
 ): Promise<number> {
   const s = lib ? lib.symbols : load();
   return s.epoll_wait_nonblocking(epfd, events, maxEvents, timeoutMs);
+}
+
+/** sigaction(2) with a NULL `act`: reads the current disposition of `signum` into `oldAct`. */
+export function sysSigactionQuery(signum: number, oldAct: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.sigaction(signum, null, oldAct));
 }
 
 /** eventfd(2). */

@@ -143,6 +143,17 @@ export class EpollEventArray {
 }
 
 // ---------------------------------------------------------------------------------------------
+// sigaction
+
+/** Size of glibc's struct sigaction on 64-bit Linux (handler, 128-byte mask, flags, restorer). */
+export const SIGACTION_SIZE = 152;
+
+/** The `sa_handler` of a struct sigaction: 0 (SIG_DFL), 1 (SIG_IGN), or an address. */
+export function sigactionHandler(b: Uint8Array): bigint {
+  return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+}
+
+// ---------------------------------------------------------------------------------------------
 // iovec
 
 /** Size of struct iovec (void *iov_base; size_t iov_len) on 64-bit Linux. */

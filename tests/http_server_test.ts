@@ -743,6 +743,20 @@ for (const workers of [1, 2]) {
       assert.deepEqual(await get("/"), [200, "Hello, World!"]);
       assert.deepEqual(await get("/echo", { method: "POST", body: "echo me" }), [200, "echo me"]);
       assert.deepEqual(await get("/nope"), [404, "Not Found\n"]);
+      // Every thread serves: new connections (SO_REUSEPORT spreads them by their 4-tuple) until
+      // each thread has answered at least once. 64 connections miss one of 2 workers with
+      // probability 2^-63.
+      const expected = workers === 1
+        ? ["main"]
+        : Array.from({ length: workers }, (_, i) => `worker ${i + 1}`);
+      const seen = new Set<string>();
+      for (let i = 0; i < 64 && seen.size < expected.length; i++) {
+        const response = await fetch(`http://127.0.0.1:${port}/thread`, {
+          headers: { Connection: "close" },
+        });
+        seen.add(await response.text());
+      }
+      assert.deepEqual([...seen].sort(), expected, "threads that answered");
       child.kill("SIGTERM");
       const status = await child.status;
       assert.equal(status.code, 0, errors.join(""));
