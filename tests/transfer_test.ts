@@ -25,9 +25,20 @@ import { formatBytes, progressLine } from "../examples/send_file.ts";
 
 Reactor.default(); // owns its descriptors for the process lifetime: open it before the baseline
 let tempDir: string | undefined;
-/** This file's temporary directory, made on first use (the fd child below imports this file). */
+/**
+ * This file's temporary directory, made on first use (the fd child below imports this file and
+ * gets its own) and removed when the process unloads: clean-up is not a test.
+ */
 function dir(): string {
-  return tempDir ??= Deno.makeTempDirSync({ prefix: "netio-transfer-" });
+  if (tempDir === undefined) {
+    const made = Deno.makeTempDirSync({ prefix: "netio-transfer-" });
+    tempDir = made;
+    globalThis.addEventListener("unload", () => {
+      closeIdlePipes();
+      Deno.removeSync(made, { recursive: true });
+    });
+  }
+  return tempDir;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -781,9 +792,4 @@ Deno.test("send_file example: progressLine() draws the bar, the percentage and t
   assert.equal(progressLine(0, 0, 0, 4), "[####] 100%  0 B / 0 B  ");
   assert.equal(formatBytes(1023), "1023 B");
   assert.equal(formatBytes(1536), "1.5 KiB");
-});
-
-Deno.test("transfer tests clean up their temporary files", async () => {
-  closeIdlePipes();
-  await Deno.remove(dir(), { recursive: true });
 });
