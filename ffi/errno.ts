@@ -7,49 +7,56 @@
  * @module
  */
 
-/** errno number -> [name, message] for the codes a network program meets (Linux values). */
-const ERRNO_TABLE: Record<number, readonly [string, string]> = {
-  1: ["EPERM", "Operation not permitted"],
-  2: ["ENOENT", "No such file or directory"],
-  4: ["EINTR", "Interrupted system call"],
+/** The `Deno.errors` classes an errno can map to. */
+type DenoErrorName = Exclude<keyof typeof Deno.errors, "NotCapable" | "Http">;
+
+/**
+ * THE errno table: number -> [name, message, the matching `Deno.errors` class] for the codes a
+ * network program meets (Linux values). The class column is how Deno's own APIs report the same
+ * condition, so `e instanceof Deno.errors.ConnectionRefused` holds for netio's errors too.
+ */
+const ERRNO_TABLE: Record<number, readonly [string, string, DenoErrorName?]> = {
+  1: ["EPERM", "Operation not permitted", "PermissionDenied"],
+  2: ["ENOENT", "No such file or directory", "NotFound"],
+  4: ["EINTR", "Interrupted system call", "Interrupted"],
   5: ["EIO", "Input/output error"],
-  9: ["EBADF", "Bad file descriptor"],
-  11: ["EAGAIN", "Resource temporarily unavailable"],
+  9: ["EBADF", "Bad file descriptor", "BadResource"],
+  11: ["EAGAIN", "Resource temporarily unavailable", "WouldBlock"],
   12: ["ENOMEM", "Cannot allocate memory"],
-  13: ["EACCES", "Permission denied"],
+  13: ["EACCES", "Permission denied", "PermissionDenied"],
   14: ["EFAULT", "Bad address"],
-  16: ["EBUSY", "Device or resource busy"],
-  17: ["EEXIST", "File exists"],
-  20: ["ENOTDIR", "Not a directory"],
-  21: ["EISDIR", "Is a directory"],
+  16: ["EBUSY", "Device or resource busy", "Busy"],
+  17: ["EEXIST", "File exists", "AlreadyExists"],
+  20: ["ENOTDIR", "Not a directory", "NotADirectory"],
+  21: ["EISDIR", "Is a directory", "IsADirectory"],
   22: ["EINVAL", "Invalid argument"],
   23: ["ENFILE", "Too many open files in system"],
   24: ["EMFILE", "Too many open files"],
   27: ["EFBIG", "File too large"],
   28: ["ENOSPC", "No space left on device"],
   29: ["ESPIPE", "Illegal seek"],
-  32: ["EPIPE", "Broken pipe"],
+  32: ["EPIPE", "Broken pipe", "BrokenPipe"],
   38: ["ENOSYS", "Function not implemented"],
-  40: ["ELOOP", "Too many levels of symbolic links"],
+  40: ["ELOOP", "Too many levels of symbolic links", "FilesystemLoop"],
   75: ["EOVERFLOW", "Value too large for defined data type"],
   88: ["ENOTSOCK", "Socket operation on non-socket"],
   90: ["EMSGSIZE", "Message too long"],
   92: ["ENOPROTOOPT", "Protocol not available"],
   93: ["EPROTONOSUPPORT", "Protocol not supported"],
-  95: ["EOPNOTSUPP", "Operation not supported"],
+  95: ["EOPNOTSUPP", "Operation not supported", "NotSupported"],
   97: ["EAFNOSUPPORT", "Address family not supported by protocol"],
-  98: ["EADDRINUSE", "Address already in use"],
-  99: ["EADDRNOTAVAIL", "Cannot assign requested address"],
+  98: ["EADDRINUSE", "Address already in use", "AddrInUse"],
+  99: ["EADDRNOTAVAIL", "Cannot assign requested address", "AddrNotAvailable"],
   100: ["ENETDOWN", "Network is down"],
-  101: ["ENETUNREACH", "Network is unreachable"],
-  103: ["ECONNABORTED", "Software caused connection abort"],
-  104: ["ECONNRESET", "Connection reset by peer"],
+  101: ["ENETUNREACH", "Network is unreachable", "NetworkUnreachable"],
+  103: ["ECONNABORTED", "Software caused connection abort", "ConnectionAborted"],
+  104: ["ECONNRESET", "Connection reset by peer", "ConnectionReset"],
   105: ["ENOBUFS", "No buffer space available"],
   106: ["EISCONN", "Transport endpoint is already connected"],
-  107: ["ENOTCONN", "Transport endpoint is not connected"],
-  110: ["ETIMEDOUT", "Connection timed out"],
-  111: ["ECONNREFUSED", "Connection refused"],
-  113: ["EHOSTUNREACH", "No route to host"],
+  107: ["ENOTCONN", "Transport endpoint is not connected", "NotConnected"],
+  110: ["ETIMEDOUT", "Connection timed out", "TimedOut"],
+  111: ["ECONNREFUSED", "Connection refused", "ConnectionRefused"],
+  113: ["EHOSTUNREACH", "No route to host", "NetworkUnreachable"],
   114: ["EALREADY", "Operation already in progress"],
   115: ["EINPROGRESS", "Operation now in progress"],
 };
@@ -105,16 +112,43 @@ export function errnoMessage(errno: number): string {
   return ERRNO_TABLE[errno]?.[1] ?? `Unknown error ${errno}`;
 }
 
+/** Options of {@linkcode ErrnoError}. */
+export interface ErrnoErrorOptions extends ErrorOptions {
+  /** What the call was about, for the message: an address ("127.0.0.1:9") or a path. */
+  detail?: string;
+}
+
+const BRAND = Symbol.for("netio.ErrnoError");
+
+/** Per Deno error class, its subclass carrying errno, code and syscall (made on first use). */
+const flavored = new Map<DenoErrorName, new (message: string, options?: ErrorOptions) => Error>();
+
+function flavor(name: DenoErrorName): new (message: string, options?: ErrorOptions) => Error {
+  let cls = flavored.get(name);
+  if (!cls) {
+    const Base = Deno.errors[name] as unknown as new (m: string, o?: ErrorOptions) => Error;
+    cls = class extends Base {};
+    flavored.set(name, cls);
+  }
+  return cls;
+}
+
 /**
  * A failed system call: carries the errno value, its symbolic `code` and the `syscall` name.
- * The message reads like "connect failed: ECONNREFUSED (Connection refused)".
+ * The message reads like "connect 127.0.0.1:9 failed: ECONNREFUSED (Connection refused)".
+ *
+ * Where Deno has a class for the condition, `new ErrnoError(...)` gives an instance of it:
+ * `e instanceof Deno.errors.ConnectionRefused` (and `e.name === "ConnectionRefused"`), while
+ * `e instanceof ErrnoError` keeps holding for every netio error. The mapping is the errno table
+ * above; errors without a Deno class are plain `ErrnoError`s.
  *
  * @example
  * ```ts
  * import { ErrnoError } from "./errno.ts";
- * const err = new ErrnoError(111, "connect");
- * console.log(err.code, err.syscall, err.message);
- * // ECONNREFUSED connect connect failed: ECONNREFUSED (Connection refused)
+ * const err = new ErrnoError(111, "connect", { detail: "127.0.0.1:9" });
+ * console.log(err.code, err instanceof Deno.errors.ConnectionRefused, err instanceof ErrnoError);
+ * // ECONNREFUSED true true
+ * console.log(err.message); // connect 127.0.0.1:9 failed: ECONNREFUSED (Connection refused)
  * ```
  */
 export class ErrnoError extends Error {
@@ -126,18 +160,45 @@ export class ErrnoError extends Error {
   readonly syscall: string;
 
   /**
-   * Builds the error for `syscall` having failed with `errno`.
+   * Builds the error for `syscall` having failed with `errno`; an instance of the matching
+   * `Deno.errors` class when there is one (and this is not a subclass of ErrnoError).
    *
    * @param errno the errno value
    * @param syscall the libc function name
-   * @param options standard error options (`cause`)
+   * @param options `cause`, and `detail` (an address or a path) for the message
    */
-  constructor(errno: number, syscall: string, options?: ErrorOptions) {
+  constructor(errno: number, syscall: string, options?: ErrnoErrorOptions) {
     const code = errnoName(errno);
-    super(`${syscall} failed: ${code} (${errnoMessage(errno)})`, options);
+    const detail = options?.detail;
+    const message = `${syscall}${detail ? ` ${detail}` : ""} failed: ${code} (${
+      errnoMessage(errno)
+    })`;
+    const errorOptions = options?.cause !== undefined ? { cause: options.cause } : undefined;
+    super(message, errorOptions);
     this.name = "ErrnoError";
     this.errno = errno;
     this.code = code;
     this.syscall = syscall;
+    const denoName = ERRNO_TABLE[errno]?.[2];
+    if (denoName !== undefined && new.target === ErrnoError) {
+      // A constructor may return another object: the Deno class, with the same fields.
+      const e = new (flavor(denoName))(message, errorOptions) as
+        & Error
+        & Record<string | symbol, unknown>;
+      e.name = denoName;
+      e.errno = errno;
+      e.code = code;
+      e.syscall = syscall;
+      e[BRAND] = true;
+      return e as unknown as ErrnoError;
+    }
+    (this as unknown as Record<symbol, unknown>)[BRAND] = true;
+  }
+
+  /** `instanceof ErrnoError` holds for every netio errno error, whatever Deno class it has. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ErrnoError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null &&
+      (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }

@@ -345,13 +345,13 @@ function ret(r: number): number {
  * if (r < 0) throw fail(r, "close");
  * ```
  */
-export function fail(negErrno: number, syscall: string): ErrnoError {
-  return new ErrnoError(-negErrno, syscall);
+export function fail(negErrno: number, syscall: string, detail?: string): ErrnoError {
+  return new ErrnoError(-negErrno, syscall, detail === undefined ? undefined : { detail });
 }
 
 /** Returns `r` when it is not negative, else throws the ErrnoError for `syscall`. */
-export function check(r: number, syscall: string): number {
-  if (r < 0) throw new ErrnoError(-r, syscall);
+export function check(r: number, syscall: string, detail?: string): number {
+  if (r < 0) throw fail(r, syscall, detail);
   return r;
 }
 

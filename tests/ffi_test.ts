@@ -525,12 +525,56 @@ Deno.test("ErrnoError carries errno, code, syscall and a readable message", () =
   const cause = new Error("inner");
   const e = new ErrnoError(ECONNREFUSED, "connect", { cause });
   assert.ok(e instanceof Error);
-  assert.equal(e.name, "ErrnoError");
+  assert.ok(e instanceof ErrnoError);
+  assert.ok(e instanceof Deno.errors.ConnectionRefused, "Deno's own class for ECONNREFUSED");
+  assert.equal(e.name, "ConnectionRefused");
   assert.equal(e.errno, 111);
   assert.equal(e.code, "ECONNREFUSED");
   assert.equal(e.syscall, "connect");
   assert.equal(e.message, "connect failed: ECONNREFUSED (Connection refused)");
   assert.equal(e.cause, cause);
+  const where = new ErrnoError(ECONNREFUSED, "connect", { detail: "127.0.0.1:9" });
+  assert.equal(where.message, "connect 127.0.0.1:9 failed: ECONNREFUSED (Connection refused)");
+});
+
+Deno.test("every errno with a Deno class maps to it, and instanceof ErrnoError holds for all", () => {
+  // The mapping, as Deno's own APIs report these conditions.
+  const expected: [number, keyof typeof Deno.errors][] = [
+    [1, "PermissionDenied"],
+    [2, "NotFound"],
+    [4, "Interrupted"],
+    [9, "BadResource"],
+    [11, "WouldBlock"],
+    [13, "PermissionDenied"],
+    [16, "Busy"],
+    [17, "AlreadyExists"],
+    [20, "NotADirectory"],
+    [21, "IsADirectory"],
+    [32, "BrokenPipe"],
+    [40, "FilesystemLoop"],
+    [95, "NotSupported"],
+    [98, "AddrInUse"],
+    [99, "AddrNotAvailable"],
+    [101, "NetworkUnreachable"],
+    [103, "ConnectionAborted"],
+    [104, "ConnectionReset"],
+    [107, "NotConnected"],
+    [110, "TimedOut"],
+    [111, "ConnectionRefused"],
+    [113, "NetworkUnreachable"],
+  ];
+  for (const [errno, name] of expected) {
+    const e = new ErrnoError(errno, "test");
+    assert.ok(e instanceof Deno.errors[name], `errno ${errno} is not a Deno.errors.${name}`);
+    assert.ok(e instanceof ErrnoError, `errno ${errno} lost instanceof ErrnoError`);
+    assert.equal(e.name, name);
+    assert.equal(e.errno, errno);
+  }
+  // Without a Deno class: a plain ErrnoError; subclasses keep their own class.
+  const plain = new ErrnoError(24, "accept4");
+  assert.equal(plain.name, "ErrnoError");
+  assert.ok(plain instanceof ErrnoError && !(plain instanceof Deno.errors.NotFound));
+  assert.ok(!(new Error("x") instanceof ErrnoError));
 });
 
 Deno.test("ErrnoError for an errno netio does not know still says what it was", () => {

@@ -242,7 +242,10 @@ Deno.test("bind() to a port held by a listener throws ErrnoError EADDRINUSE", ()
   // SO_REUSEADDR on both does not allow two active listeners.
   assert.throws(
     () => TcpListener.bind({ hostname: "127.0.0.1", port: a.addr.port }),
-    (e: unknown) => isErrno("EADDRINUSE")(e) && (e as ErrnoError).syscall === "bind",
+    (e: unknown) =>
+      isErrno("EADDRINUSE")(e) && (e as ErrnoError).syscall === "bind" &&
+      e instanceof Deno.errors.AddrInUse &&
+      (e as ErrnoError).message.startsWith(`bind 127.0.0.1:${a.addr.port} failed: EADDRINUSE`),
   );
   assert.throws(
     () => TcpListener.bind({ hostname: "127.0.0.1", port: a.addr.port, reuseAddress: false }),
@@ -432,7 +435,9 @@ Deno.test("connect() to a port nobody listens on rejects with ErrnoError ECONNRE
           TcpStream.connect({ hostname: "127.0.0.1", port: target.port }),
           (e: unknown) =>
             isErrno("ECONNREFUSED")(e) && (e as ErrnoError).syscall === "connect" &&
-            (e as ErrnoError).message === "connect failed: ECONNREFUSED (Connection refused)",
+            (e as ErrnoError).message ===
+              `connect 127.0.0.1:${target.port} failed: ECONNREFUSED (Connection refused)` &&
+            e instanceof Deno.errors.ConnectionRefused,
         )
       );
     }

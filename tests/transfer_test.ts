@@ -173,7 +173,9 @@ Deno.test("openFile() refuses directories, missing files and bad paths with type
   assert.throws(() => openFile(dir()), (e) => e instanceof ErrnoError && e.code === "EISDIR");
   assert.throws(
     () => openFile(`${dir()}/missing`),
-    (e) => e instanceof ErrnoError && e.code === "ENOENT" && e.syscall === "open",
+    (e) =>
+      e instanceof ErrnoError && e.code === "ENOENT" && e.syscall === "open" &&
+      e instanceof Deno.errors.NotFound && e.message.includes(`${dir()}/missing`),
   );
   assert.throws(() => openFile(""), TypeError);
   assert.throws(() => openFile("a\0b"), TypeError);

@@ -130,6 +130,11 @@ export function decodeSocketAddress(b: Uint8Array): SocketAddress | null {
   return raw ? socketAddress(raw) : null;
 }
 
+/** "127.0.0.1:80" or "[::1]:80": an address as error messages and permission names write it. */
+export function hostPort(ip: string, port: number): string {
+  return `${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
+}
+
 /** A resolved address, ready for bind/connect. */
 export interface ResolvedAddress {
   /** AF_INET or AF_INET6. */

@@ -28,8 +28,14 @@ import {
   sysListen,
   sysSocket,
 } from "../../ffi/libc.ts";
-import type { SocketAddress } from "./address.ts";
-import { checkHostname, checkNetPermission, checkPort, resolveLiteral } from "./address.ts";
+import {
+  checkHostname,
+  checkNetPermission,
+  checkPort,
+  hostPort,
+  resolveLiteral,
+  type SocketAddress,
+} from "./address.ts";
 import { ClosedError, OwnedFd } from "./fd.ts";
 import { Reactor } from "../reactor/mod.ts";
 import { getOption, setIntOption } from "./options.ts";
@@ -129,7 +135,7 @@ export class TcpListener {
       if (resolved.family === AF_INET6 && options.ipv6Only !== undefined) {
         setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6Only ? 1 : 0);
       }
-      check(sysBind(fd, resolved.sockaddr), "bind");
+      check(sysBind(fd, resolved.sockaddr), "bind", hostPort(resolved.ip, port));
       check(sysListen(fd, backlog), "listen");
       // One spare descriptor for the EMFILE trick (libuv's uv__emfile_trick).
       spare = check(sysEventfd(0, EFD_CLOEXEC), "eventfd");

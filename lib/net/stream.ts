@@ -8,8 +8,14 @@
 import { SHUT_WR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM } from "../../ffi/constants.ts";
 import { EAGAIN, EINPROGRESS, EINTR, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, sysConnect, sysRecv, sysShutdown, sysSocket } from "../../ffi/libc.ts";
-import type { SocketAddress } from "./address.ts";
-import { checkHostname, checkNetPermission, checkPort, resolveAddress } from "./address.ts";
+import {
+  checkHostname,
+  checkNetPermission,
+  checkPort,
+  hostPort,
+  resolveAddress,
+  type SocketAddress,
+} from "./address.ts";
 import { ClosedError, OwnedFd } from "./fd.ts";
 import { Reactor } from "../reactor/mod.ts";
 import {
@@ -127,12 +133,13 @@ export class TcpStream {
     try {
       let r = sysConnect(fd, resolved.sockaddr);
       while (r === -EINTR) r = sysConnect(fd, resolved.sockaddr);
-      if (r < 0 && r !== -EINPROGRESS && r !== -EAGAIN) throw fail(r, "connect");
+      const where = hostPort(resolved.ip, port);
+      if (r < 0 && r !== -EINPROGRESS && r !== -EAGAIN) throw fail(r, "connect", where);
       if (r < 0) {
         stream.#io.writeReady = false;
         await stream.#io.wait(fd, false, signal);
         const err = socketError(fd);
-        if (err !== 0) throw new ErrnoError(err, "connect");
+        if (err !== 0) throw new ErrnoError(err, "connect", { detail: where });
       }
       return stream;
     } catch (e) {

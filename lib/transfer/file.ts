@@ -118,12 +118,12 @@ export function openFile(path: string | URL): FileHandle {
   cPath.set(bytes);
   let fd = sysOpen(cPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   while (fd === -EINTR) fd = sysOpen(cPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw fail(fd, "open");
+  if (fd < 0) throw fail(fd, "open", path);
   try {
     const { mode, size } = fstat(fd);
     const type = mode & S_IFMT;
-    if (type === S_IFDIR) throw new ErrnoError(EISDIR, "open");
-    if (type !== S_IFREG) throw new ErrnoError(EINVAL, "open");
+    if (type === S_IFDIR) throw new ErrnoError(EISDIR, "open", { detail: path });
+    if (type !== S_IFREG) throw new ErrnoError(EINVAL, "open", { detail: path });
     return new FileHandle(fd, size, path);
   } catch (e) {
     sysClose(fd);
