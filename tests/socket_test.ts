@@ -834,3 +834,71 @@ Deno.test("TcpListener.bind without a hostname listens on loopback only", () => 
   using listener = TcpListener.bind({ port: 0 });
   assert.equal(listener.addr.hostname, "127.0.0.1");
 });
+
+/** Code written for Deno's own connections: one line over `conn`, read on `peer` to its end. */
+async function lineOverDenoConn(conn: Deno.Conn, peer: Deno.Conn, line: string): Promise<string> {
+  const writer = conn.writable.getWriter();
+  await writer.write(new TextEncoder().encode(line));
+  writer.releaseLock();
+  await conn.closeWrite();
+  let text = "";
+  for await (const chunk of peer.readable.pipeThrough(new TextDecoderStream())) text += chunk;
+  return text;
+}
+
+Deno.test("a TcpStream is a Deno.TcpConn: code written for Deno's connections runs on netio's", async () => {
+  await using pair = await tcpPair();
+  // Compile-time: both ends are assignable to Deno.TcpConn (deno check fails otherwise).
+  const client: Deno.TcpConn = pair.client;
+  const server: Deno.TcpConn = pair.server;
+  client.setNoDelay();
+  client.setKeepAlive();
+  assert.equal(pair.client.noDelay(), true, "setNoDelay() with no argument turns it on");
+  assert.notEqual(pair.client.keepAlive(), false, "setKeepAlive() with no argument turns it on");
+  assert.equal(client.localAddr.transport, "tcp");
+  assert.equal(server.remoteAddr.port, client.localAddr.port);
+  assert.equal(await lineOverDenoConn(client, server, "hello, Deno.Conn"), "hello, Deno.Conn");
+  // And the same helper on Deno's own sockets, for comparison.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const denoClient = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const denoServer = await listener.accept();
+  assert.equal(await lineOverDenoConn(denoClient, denoServer, "same"), "same");
+  denoClient.close();
+  try {
+    denoServer.close();
+  } catch {
+    // Deno closed it when its readable reached the end
+  }
+  listener.close();
+});
+
+Deno.test("unref(): a pending read no longer keeps the process alive, as with Deno.Conn", async () => {
+  const mod = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+  const script = `
+    import { TcpListener, TcpStream } from ${mod};
+    const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+    const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const server = await listener.accept();
+    listener.close();
+    server.unref();
+    server.read(new Uint8Array(1)); // never answered: only unref lets the process end
+    console.log("waiting");
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, script);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-net=127.0.0.1", file],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(killer);
+  await Deno.remove(file);
+  assert.equal(
+    out.code,
+    0,
+    `the process did not end on its own: ${new TextDecoder().decode(out.stderr)}`,
+  );
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "waiting");
+});

@@ -80,10 +80,28 @@ export class IoState {
     reg.modify(interest | Interest.EDGE);
   }
 
+  /** Whether pending waits keep the process alive (`ref()`/`unref()` of the socket). */
+  #refd = true;
+  // Every waiter counts here; the reactor sees the count only while the socket is ref'd.
+  #waiting = 0;
+  #host = {
+    addRef: (delta: number): void => {
+      this.#waiting += delta;
+      if (this.#refd) this.reactor.addRef(delta);
+    },
+  };
+
   constructor(reactor: Reactor) {
     this.reactor = reactor;
-    this.readers = new Waiters(reactor);
-    this.writers = new Waiters(reactor);
+    this.readers = new Waiters(this.#host);
+    this.writers = new Waiters(this.#host);
+  }
+
+  /** Makes pending waits keep the process alive, or stop doing so (Deno.Conn's ref/unref). */
+  setRef(on: boolean): void {
+    if (this.#refd === on) return;
+    this.#refd = on;
+    if (this.#waiting > 0) this.reactor.addRef(on ? this.#waiting : -this.#waiting);
   }
 
   #ensureRegistered(fd: number): void {

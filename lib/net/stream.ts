@@ -35,6 +35,8 @@ import { sockAddr } from "./_sockaddr.ts";
 import { IoState } from "./readiness.ts";
 import { sendSome, writev as writevAll } from "./write.ts";
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Chunk size of {@linkcode TcpStream.readable}. */
 const READABLE_CHUNK_BYTES = 64 * 1024;
 
@@ -88,7 +90,7 @@ export class TcpStream {
   #io: IoState;
   #local: SocketAddress | undefined;
   #remote: SocketAddress | undefined;
-  #readable: ReadableStream<Uint8Array> | undefined;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
   /** @internal Use {@linkcode TcpStream.connect} or {@linkcode TcpListener.accept}. */
@@ -297,16 +299,29 @@ export class TcpStream {
   }
 
   /** Shuts down the write side (FIN); reads keep working. */
-  closeWrite(): void {
+  closeWrite(): Promise<void> {
+    // Done at once (shutdown(2) never blocks); the promise is Deno.Conn's shape. A closed stream
+    // throws ClosedError synchronously, as every other call does.
     const r = sysShutdown(this.fd, SHUT_WR);
     if (r < 0) throw fail(r, "shutdown");
+    return RESOLVED;
+  }
+
+  /** Lets pending reads and writes keep the process alive (the default), as `Deno.Conn.ref`. */
+  ref(): void {
+    this.#io.setRef(true);
+  }
+
+  /** Pending reads and writes no longer keep the process alive, as `Deno.Conn.unref`. */
+  unref(): void {
+    this.#io.setRef(false);
   }
 
   /**
    * A Web ReadableStream of the bytes read (64 KiB chunks); cancel closes the stream. Created once.
    */
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#readable ??= new ReadableStream<Uint8Array>({
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return this.#readable ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
       pull: async (controller) => {
         const buf = new Uint8Array(READABLE_CHUNK_BYTES);
         const n = await this.read(buf);
@@ -349,8 +364,8 @@ export class TcpStream {
 
   // Socket options: typed pairs, socket2-style.
 
-  /** TCP_NODELAY on or off. */
-  setNoDelay(on: boolean): void {
+  /** TCP_NODELAY on (the default, as `Deno.TcpConn.setNoDelay()`) or off. */
+  setNoDelay(on = true): void {
     setOption(this.fd, "noDelay", on, "setNoDelay");
   }
   /** TCP_NODELAY as set. */
@@ -374,7 +389,7 @@ export class TcpStream {
     return getOption(this.fd, "quickAck");
   }
   /** SO_KEEPALIVE and its timings. */
-  setKeepAlive(keepAlive: boolean | KeepAlive): void {
+  setKeepAlive(keepAlive: boolean | KeepAlive = true): void {
     setOption(this.fd, "keepAlive", keepAlive, "setKeepAlive");
   }
   /** Keepalive: false, or its timings. */
