@@ -89,6 +89,7 @@ export {
   type PoolStats,
   type PoolTarget,
   PoolTimeoutError,
+  type PoolTimeoutErrorOptions,
 } from "./lib/pool/mod.ts";
 export {
   FixedResponse,

@@ -58,7 +58,8 @@ for (
 ) {
   const note = c.adjusted ? "  (the kernel adjusted it)" : "";
   console.log(
-    `  ${c.option.padEnd(15)} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}${note}`,
+    `  ${c.option.padEnd(15)} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}` +
+      ` (asked ${JSON.stringify(c.requested)})${note}`,
   );
 }
 await client.writeAll(enc.encode("ping"));

@@ -23,11 +23,11 @@ Relays every connection to the upstream with splice(2); logs the bytes moved eac
 connection on stderr. Prints 'listening on PORT' when ready.
 
 options:
-  --upstream HOST:PORT  where to connect for each client (required)
-  --listen-host ADDR    address to bind (default 127.0.0.1)
-  --listen-port N       port to listen on, 0 for any free one (default 9000)
+  --upstream HOST:PORT     where to connect for each client (required)
+  --listen-host ADDR       address to bind (default 127.0.0.1)
+  --listen-port N          port to listen on, 0 for any free one (default 9000)
   --connect-timeout-ms MS  give up on an upstream connect after this long (default 10000)
-  -h, --help            this text`;
+  -h, --help               this text`;
 
 /** Options of {@linkcode startProxy}. */
 export interface ProxyServerOptions {

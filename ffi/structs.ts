@@ -416,7 +416,10 @@ export interface TcpInfo {
   pacingRate?: number;
   /** Maximum pacing rate, bytes per second. */
   maxPacingRate?: number;
-  /** Bytes acknowledged by the peer (Linux 4.1+). */
+  /**
+   * Bytes acknowledged by the peer (Linux 4.1+). The SYN and the FIN each count one: after a
+   * 1 MiB transfer and a close it reads 1,048,578.
+   */
   bytesAcked?: number;
   /** Bytes received (Linux 4.1+). */
   bytesReceived?: number;

@@ -37,6 +37,12 @@ export class PoolError extends Error {
   }
 }
 
+/** Options of {@linkcode PoolTimeoutError}. */
+export interface PoolTimeoutErrorOptions extends ErrorOptions {
+  /** What timed out: "acquire" (the default) or "connect". */
+  what?: string;
+}
+
 /**
  * An acquire waited `acquireTimeoutMs` without getting a connection (or a connect took longer
  * than `connectTimeoutMs`). When the target's last connect attempt failed, that error is the
@@ -55,11 +61,11 @@ export class PoolTimeoutError extends PoolError {
    *
    * @param key the target, "hostname:port"
    * @param ms how long it waited
-   * @param options standard error options (`cause`)
-   * @param what what timed out (default "acquire")
+   * @param options `cause`, and `what` timed out (default "acquire")
    */
-  constructor(key: string, ms: number, options?: ErrorOptions, what = "acquire") {
-    super("POOL_TIMEOUT", `${what} of ${key} timed out after ${ms} ms`, options);
+  constructor(key: string, ms: number, options: PoolTimeoutErrorOptions = {}) {
+    const { what = "acquire", ...errorOptions } = options;
+    super("POOL_TIMEOUT", `${what} of ${key} timed out after ${ms} ms`, errorOptions);
     this.name = "PoolTimeoutError";
   }
 }

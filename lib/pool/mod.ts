@@ -51,6 +51,7 @@ export {
   type PoolErrorCode,
   PoolFullError,
   PoolTimeoutError,
+  type PoolTimeoutErrorOptions,
 } from "./errors.ts";
 export type { AcquireOptions, LeakReport, PoolOptions, PoolTarget } from "./options.ts";
 export type { HostStats, PoolStats } from "./stats.ts";

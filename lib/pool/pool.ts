@@ -564,7 +564,7 @@ export class ConnectionPool {
     if (this.#connectTimeoutMs !== Infinity) {
       timer = setTimeout(() => {
         controller.abort(
-          new PoolTimeoutError(host.key, this.#connectTimeoutMs, undefined, "connect"),
+          new PoolTimeoutError(host.key, this.#connectTimeoutMs, { what: "connect" }),
         );
       }, this.#connectTimeoutMs);
     }
