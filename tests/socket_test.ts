@@ -27,7 +27,7 @@ import {
 } from "../ffi/libc.ts";
 import * as opt from "../lib/net/options.ts";
 import { encodeSockaddrIn, SOCKADDR_STORAGE_SIZE, STAT_SIZE } from "../ffi/structs.ts";
-import { fdCount, tcpPair } from "./helpers.ts";
+import { assertSameBytes, fdCount, tcpPair } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime: create it before any baseline
 const baseline = fdCount();
@@ -901,4 +901,26 @@ Deno.test("unref(): a pending read no longer keeps the process alive, as with De
     `the process did not end on its own: ${new TextDecoder().decode(out.stderr)}`,
   );
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "waiting");
+});
+
+Deno.test("readable is a byte stream: a BYOB reader reads into its own buffer, as with Deno.Conn", async () => {
+  await using pair = await tcpPair();
+  const data = new Uint8Array(100_000).map((_, i) => i % 251);
+  const writing = pair.client.writeAll(data).then(() => pair.client.closeWrite());
+  const reader = pair.server.readable.getReader({ mode: "byob" });
+  let buf = new ArrayBuffer(4096);
+  const got = new Uint8Array(data.length);
+  let total = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const { value, done } = await reader.read(new Uint8Array(buf));
+    if (done) break;
+    assert.ok(value.byteLength <= 4096, "a chunk larger than the reader's buffer");
+    got.set(value, total);
+    total += value.byteLength;
+    buf = value.buffer; // the same memory comes back, transferred: reused for the next read
+  }
+  await writing;
+  reader.releaseLock();
+  assert.equal(total, data.length);
+  assertSameBytes(got, data, "bytes read through the BYOB reader");
 });

@@ -318,21 +318,29 @@ export class TcpStream {
   }
 
   /**
-   * A Web ReadableStream of the bytes read (64 KiB chunks); cancel closes the stream. Created once.
+   * A Web byte stream of what is read, as `Deno.Conn.readable`: a default reader gets chunks of up
+   * to 64 KiB, `getReader({ mode: "byob" })` reads into buffers of its own (no allocation per
+   * chunk). Cancel closes the stream. Created once.
    */
   get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
-    return this.#readable ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+    return this.#readable ??= new ReadableStream({
+      type: "bytes",
+      // A default reader gets chunks of up to this size; a BYOB reader reads into its own buffer.
+      autoAllocateChunkSize: READABLE_CHUNK_BYTES,
       pull: async (controller) => {
-        const buf = new Uint8Array(READABLE_CHUNK_BYTES);
-        const n = await this.read(buf);
+        // Always present: autoAllocateChunkSize makes one for default readers too.
+        const request = controller.byobRequest!;
+        const view = request.view!;
+        const n = await this.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
         if (n === null) {
           controller.close();
+          request.respond(0); // the spec's way to hand back a pending BYOB request at the end
           return;
         }
-        controller.enqueue(buf.subarray(0, n));
+        request.respond(n);
       },
       cancel: () => this.close(),
-    }, { highWaterMark: 0 });
+    }) as ReadableStream<Uint8Array<ArrayBuffer>>;
   }
 
   /**
