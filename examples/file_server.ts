@@ -16,6 +16,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { integerFlag, runCli } from "./_cli.ts";
 import {
   errorResponse,
   type HeaderList,
@@ -359,11 +360,7 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`invalid --port ${values.port}\n\n${usage}`);
-    Deno.exit(2);
-  }
+  const port = integerFlag("port", values.port, 0, 65535);
   const server = await serveFiles({
     root: values.root,
     hostname: values.host,
@@ -378,4 +375,4 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli(main, usage);

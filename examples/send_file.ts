@@ -12,6 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { integerFlag, runCli, UsageError } from "./_cli.ts";
 import { openFile, sendFile, TcpStream } from "../mod.ts";
 
 const usage = `usage: deno run --allow-ffi --allow-net --allow-read --allow-env \\
@@ -66,12 +67,13 @@ async function main(): Promise<void> {
   }
   const path = positionals[0];
   const to = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(values.to ?? "");
-  if (path === undefined || !to) {
-    console.error(usage);
-    Deno.exit(2);
-  }
-  const offset = Number(values.offset);
-  const length = values.length === undefined ? undefined : Number(values.length);
+  if (path === undefined) throw new UsageError("no FILE given");
+  if (!to) throw new UsageError(`--to must be HOST:PORT, got ${values.to ?? "nothing"}`);
+  // Every flag is checked before anything is opened or connected.
+  const offset = integerFlag("offset", values.offset, 0, Number.MAX_SAFE_INTEGER);
+  const length = values.length === undefined
+    ? undefined
+    : integerFlag("length", values.length, 0, Number.MAX_SAFE_INTEGER);
 
   using file = openFile(path);
   using conn = await TcpStream.connect({ hostname: to[1] ?? to[2]!, port: Number(to[3]) });
@@ -112,4 +114,4 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli(main, usage);

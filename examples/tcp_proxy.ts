@@ -14,6 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { integerFlag, runCli, UsageError } from "./_cli.ts";
 import { closeIdlePipes, proxy, TcpListener, TcpStream } from "../mod.ts";
 
 const usage = `usage: deno run --allow-ffi --allow-net --allow-env examples/tcp_proxy.ts \\
@@ -134,17 +135,15 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
-  if (values.upstream === undefined) {
-    console.error(`--upstream is required\n\n${usage}`);
-    Deno.exit(2);
+  if (values.upstream === undefined) throw new UsageError("--upstream is required");
+  let upstream: { hostname: string; port: number };
+  try {
+    upstream = parseHostPort(values.upstream);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  const upstream = parseHostPort(values.upstream);
-  const port = Number(values["listen-port"]);
-  const timeout = Number(values["connect-timeout-ms"]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || !(timeout > 0)) {
-    console.error(`invalid --listen-port or --connect-timeout-ms\n\n${usage}`);
-    Deno.exit(2);
-  }
+  const port = integerFlag("listen-port", values["listen-port"], 0, 65535);
+  const timeout = integerFlag("connect-timeout-ms", values["connect-timeout-ms"], 1, 2 ** 31 - 1);
   const server = await startProxy({
     upstreamHost: upstream.hostname,
     upstreamPort: upstream.port,
@@ -161,4 +160,4 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runCli(main, usage);

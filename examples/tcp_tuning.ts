@@ -12,6 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { integerFlag, runCli, UsageError } from "./_cli.ts";
 import {
   type KeepAlive,
   type TcpInfo,
@@ -155,13 +156,19 @@ async function main(): Promise<void> {
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
+    strict: true,
   });
   if (values.help) {
     console.log(usage);
     return;
   }
-  const port = Number(values.port);
-  const bytes = parseBytes(values.bytes);
+  const port = integerFlag("port", values.port, 0, 65535);
+  let bytes: number;
+  try {
+    bytes = parseBytes(values.bytes);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 
   using listener = TcpListener.bind({ hostname: values.host, port });
   using client = await TcpStream.connect({ hostname: values.host, port: listener.addr.port });
@@ -234,6 +241,4 @@ async function main(): Promise<void> {
   ]));
 }
 
-if (import.meta.main) {
-  await main();
-}
+if (import.meta.main) await runCli(main, usage);
