@@ -18,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./_cli.ts";
 import {
   FixedResponse,
   type HttpRequest,
@@ -244,8 +245,7 @@ async function main(): Promise<void> {
   try {
     parsed = parseSettings(Deno.args);
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\n\n${usage}`);
-    Deno.exit(2);
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (parsed === null) {
     console.log(usage);
@@ -253,8 +253,11 @@ async function main(): Promise<void> {
   }
   const { settings, workers } = parsed;
   if (workers > 1) {
-    const threads = await startWorkers(settings, workers);
-    onSignals(() => stopWorkers(threads));
+    // The handlers go in before the workers start: a signal during startup ends the process at
+    // once (exit takes the workers with it) instead of being lost.
+    let threads: Worker[] | undefined;
+    onSignals(() => threads ? stopWorkers(threads) : Promise.resolve());
+    threads = await startWorkers(settings, workers);
     return;
   }
   const server = start(settings);
@@ -266,5 +269,5 @@ const scope = globalThis as unknown as { WorkerGlobalScope?: new () => unknown }
 if (scope.WorkerGlobalScope !== undefined && globalThis instanceof scope.WorkerGlobalScope) {
   runWorker(globalThis as unknown as WorkerScope);
 } else if (import.meta.main) {
-  await main();
+  await runCli(main, usage);
 }

@@ -86,6 +86,12 @@ Deno.test("examples: run-time failures exit 1 with one line", async () => {
     "file_server on a port in use",
   );
   assertToolError(
+    await run("http_server.ts", ["--port", String(port)]),
+    1,
+    new RegExp(`^error: bind 127\\.0\\.0\\.1:${port} failed: EADDRINUSE`),
+    "http_server on a port in use",
+  );
+  assertToolError(
     await run("file_server.ts", ["--root", "/nonexistent-netio-root", "--port", "0"]),
     1,
     /^error: .*nonexistent-netio-root/,
