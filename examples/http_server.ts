@@ -255,9 +255,9 @@ async function main(): Promise<void> {
   if (workers > 1) {
     // The handlers go in before the workers start: a signal during startup ends the process at
     // once (exit takes the workers with it) instead of being lost.
-    let threads: Worker[] | undefined;
-    onSignals(() => threads ? stopWorkers(threads) : Promise.resolve());
-    threads = await startWorkers(settings, workers);
+    const started: { threads?: Worker[] } = {};
+    onSignals(() => started.threads ? stopWorkers(started.threads) : Promise.resolve());
+    started.threads = await startWorkers(settings, workers);
     return;
   }
   const server = start(settings);
