@@ -22,6 +22,17 @@ function isParseArgsError(error: unknown): boolean {
     String((error as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS");
 }
 
+/** Prints `error` as one line (with the usage for a usage error) and exits 2 or 1. */
+function report(error: unknown, usage: string): never {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof UsageError || isParseArgsError(error)) {
+    console.error(`error: ${message}\n\n${usage}`);
+    Deno.exit(2);
+  }
+  console.error(`error: ${message}`);
+  Deno.exit(1);
+}
+
 /**
  * Runs `main`, turning its failures into one line on stderr and the tools' exit codes.
  *
@@ -35,14 +46,29 @@ export async function runCli(main: () => Promise<void> | void, usage: string): P
   try {
     await main();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof UsageError || isParseArgsError(error)) {
-      console.error(`error: ${message}\n\n${usage}`);
-      Deno.exit(2);
-    }
-    console.error(`error: ${message}`);
-    Deno.exit(1);
+    report(error, usage);
   }
+}
+
+/**
+ * The same convention for an example written as top-level code: what it throws (a failed
+ * top-level await arrives as an unhandled rejection) is reported the same way. Call it first.
+ *
+ * @example
+ * ```ts ignore
+ * installCliErrors(usage);
+ * const { values } = parseArgs({ options: {} }); // an unknown flag now exits 2 with one line
+ * ```
+ */
+export function installCliErrors(usage: string): void {
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    report(event.reason, usage);
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    report(event.error, usage);
+  });
 }
 
 /**

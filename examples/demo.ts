@@ -10,6 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { installCliErrors } from "./_cli.ts";
 import {
   ConnectionPool,
   proxy,
@@ -20,16 +21,17 @@ import {
   TcpStream,
 } from "../mod.ts";
 
+const usage =
+  "usage: deno run --allow-ffi --allow-net --allow-read --allow-write examples/demo.ts\n" +
+  "A tour of netio on loopback: sockets and options, TCP_INFO, writev, sendfile, splice\n" +
+  "proxy, the connection pool and the HTTP server. Exits by itself.";
+installCliErrors(usage);
 const { values } = parseArgs({
   args: Deno.args,
   options: { help: { type: "boolean", short: "h", default: false } },
 });
 if (values.help) {
-  console.log(
-    "usage: deno run --allow-ffi --allow-net --allow-read --allow-write examples/demo.ts\n" +
-      "A tour of netio on loopback: sockets and options, TCP_INFO, writev, sendfile, splice\n" +
-      "proxy, the connection pool and the HTTP server. Exits by itself.",
-  );
+  console.log(usage);
   Deno.exit(0);
 }
 

@@ -18,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { installCliErrors } from "./_cli.ts";
 import {
   ConnectionPool,
   FixedResponse,
@@ -47,6 +48,7 @@ options:
 // -------------------------------------------------------------------------------------------
 // Arguments
 
+installCliErrors(usage);
 const { values } = parseArgs({
   args: Deno.args,
   options: {

@@ -46,6 +46,9 @@ Deno.test("examples: usage errors exit 2 with one line and the usage", async () 
     /^error: expected HOST:PORT, got foo$/,
     "tcp_proxy --upstream foo",
   );
+  for (const example of ["demo.ts", "pooled_client.ts", "http_server.ts", "file_server.ts"]) {
+    assertToolError(await run(example, ["--bogus"]), 2, /^error: .*bogus/, `${example} --bogus`);
+  }
   assertToolError(
     await run("tcp_tuning.ts", ["--bytes", "1XB"]),
     2,
