@@ -199,14 +199,15 @@ class Worker {
   parser = new ResponseParser();
 
   /**
-   * Sends one request on `stream` and reads its response; returns the status and whether the
-   * connection may be kept.
+   * Sends one request on `conn` and reads its response; returns the status and whether the
+   * connection may be kept. Written for any `Deno.Conn`: the pool's leases hand it netio
+   * TcpStreams, which are `Deno.TcpConn`s, and a `Deno.connect()` connection would do as well.
    */
-  async exchange(stream: TcpStream, request: Uint8Array): Promise<[number, boolean]> {
+  async exchange(conn: Deno.Conn, request: Uint8Array): Promise<[number, boolean]> {
     const parser = this.parser;
     parser.reset();
     try {
-      await stream.writeAll(request);
+      for (let off = 0; off < request.length;) off += await conn.write(request.subarray(off));
     } catch (error) {
       throw new RequestError("write failed", true, { cause: error });
     }
@@ -215,7 +216,7 @@ class Worker {
       if (end === this.buf.length) this.buf = growTo(this.buf, this.buf.length * 2, end);
       let n: number | null;
       try {
-        n = await stream.read(this.buf.subarray(end));
+        n = await conn.read(this.buf.subarray(end));
       } catch (error) {
         throw new RequestError("read failed", end === 0, { cause: error });
       }

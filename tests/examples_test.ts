@@ -122,3 +122,27 @@ Deno.test("examples: run-time failures exit 1 with one line", async () => {
     await Deno.remove(file);
   }
 });
+
+Deno.test("examples/pooled_client.ts: its Deno.Conn-typed request code runs over the pool's leases", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-net",
+      new URL("../examples/pooled_client.ts", import.meta.url).pathname,
+      "--serve",
+      "-n",
+      "300",
+      "--json",
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  assert.equal(result.requests, 300);
+  assert.equal(result.failed, 0);
+  assert.ok(result.pool.reused > 0, "no lease was reused: the pool did not serve the requests");
+});
