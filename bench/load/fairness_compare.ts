@@ -84,37 +84,24 @@ export async function fairnessRun(root: string, args: string[]): Promise<Fairnes
 export async function compare(context: ComparisonContext): Promise<ComparisonRow[]> {
   const rounds = context.full ? 5 : 3;
   const seconds = String(context.full ? 4 : 2);
-  const sides = {
+  // The reactor as it was before the fairness policy.
+  const policyOff = [
+    "--turn-budget",
+    "65536",
+    "--yield-interval-ms",
+    "Infinity",
+    "--yield-on-runtime-io",
+    "false",
+  ];
+  const sides: Record<string, readonly string[]> = {
     fetchNetio: ["--load", "netio", "--probe", "fetch"],
     fetchDeno: ["--load", "deno", "--probe", "fetch"],
-    fetchNoPolicy: [
-      "--load",
-      "netio",
-      "--probe",
-      "fetch",
-      "--turn-budget",
-      "65536",
-      "--yield-interval-ms",
-      "Infinity",
-      "--yield-on-runtime-io",
-      "false",
-    ],
+    fetchNoPolicy: ["--load", "netio", "--probe", "fetch", ...policyOff],
     listenNetio: ["--load", "netio", "--probe", "listen"],
     listenDeno: ["--load", "deno", "--probe", "listen"],
     echoPolicy: ["--load", "netio", "--probe", "none"],
-    echoNoPolicy: [
-      "--load",
-      "netio",
-      "--probe",
-      "none",
-      "--turn-budget",
-      "65536",
-      "--yield-interval-ms",
-      "Infinity",
-      "--yield-on-runtime-io",
-      "false",
-    ],
-  } as const;
+    echoNoPolicy: ["--load", "netio", "--probe", "none", ...policyOff],
+  };
   const runs = new Map<keyof typeof sides, FairnessRun[]>();
   // The throughput pair is the noisiest here (one 2 s run of the same build read 40k or 52k
   // echoes): it gets two extra rounds.
