@@ -127,6 +127,8 @@ class PingServer {
   accepted = 0;
   requests = 0;
   closedByServer = 0;
+  /** Of those, closed by the idle sweep (the connection idle in the pool, nobody waiting). */
+  closedWhileIdle = 0;
   #random: () => number;
   #options: ServerOptions;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -200,6 +202,7 @@ class PingServer {
           !(client && inFlight.has(client)) && this.#random() < share
         ) {
           this.closedByServer++;
+          this.closedWhileIdle++;
           this.#closeVisibly(stream, false); // its pending read rejects: its loop ends
         }
       }
@@ -311,15 +314,24 @@ Deno.test("10,000 acquire/request cycles against a server that closes idle conne
       } catch (error) {
         failures.push(error);
       }
+      // Now and then a worker pauses past the server's 1 ms idle sweep, so that the connection
+      // it released sits idle in the pool when the sweep looks.
+      if (started % 25 === 0) await sleep(3);
     }
   };
-  await Promise.all(Array.from({ length: 12 }, worker));
+  // Fewer workers than connections: some connections sit idle in the pool, where the server's
+  // idle sweep closes them while nobody waits for them (the idle path of the health check).
+  await Promise.all(Array.from({ length: 4 }, worker));
   assert.deepEqual(failures, []);
   assert.equal(done, total);
   assert.equal(server.requests, total);
   const s = pool.stats();
   // The server really did close connections under the pool, and the pool caught every one.
   assert.ok(server.closedByServer > 100, `server closed only ${server.closedByServer}`);
+  assert.ok(
+    server.closedWhileIdle > 0,
+    "the idle sweep closed nothing: the idle path went untested",
+  );
   assert.ok(s.staleReplaced > 100, `only ${s.staleReplaced} stale connections replaced`);
   assert.ok(s.reused > total / 2, `only ${s.reused} reuses`);
   assert.ok(s.total <= 6);
@@ -327,6 +339,37 @@ Deno.test("10,000 acquire/request cycles against a server that closes idle conne
   assert.equal(s.pending, 0);
   await until(() => server.accepted === pool.stats().created, "the server to accept them all");
 });
+
+for (const how of ["fin", "rst"] as const) {
+  Deno.test(`a close (${how}) that lands just after the health check: a clean error, the lease destroyed, counts consistent`, async () => {
+    await using server = new PingServer();
+    await using tracked = trackedPool();
+    const { pool } = tracked;
+    const first = await pool.acquire(server.target);
+    await exchange(first);
+    first.release();
+    // Reuse passes the health check, and only then does the server close: no pool can see it.
+    const lease = await pool.acquire(server.target);
+    assert.equal(lease.reused, true);
+    server.closeOne(how);
+    const error = await exchange(lease).then(() => undefined, (e: unknown) => e);
+    assert.ok(error !== undefined, "the first use of a connection closed under it succeeded");
+    assert.ok(
+      error instanceof ErrnoError || /EOF|end|closed/i.test(String(error)),
+      `not a clean error: ${String(error)}`,
+    );
+    lease.destroy();
+    const s = pool.stats();
+    assert.equal(s.inUse, 0);
+    assert.equal(s.total, 0, "the dead connection is still counted");
+    assert.equal(s.destroyed, 1);
+    // The pool goes on: the next acquire opens a fresh connection that works.
+    const next = await pool.acquire(server.target);
+    assert.equal(next.reused, false);
+    await exchange(next);
+    next.release();
+  });
+}
 
 for (const fault of ["FIN", "RST", "unsolicited bytes"] as const) {
   Deno.test(`an idle connection whose peer sent ${fault} is closed and replaced, never lent`, async () => {
