@@ -188,7 +188,9 @@ static void *drain(void *arg) {
   return NULL;
 }
 
-static int sink_main(const char *host) {
+/* Listens on `host` and runs `per_connection` on a thread of its own for every connection, until
+ * stdin closes (stdin_watch exits the process). */
+static _Noreturn void accept_forever(const char *host, void *(*per_connection)(void *)) {
   int l = listen_on(host);
   pthread_t w;
   pthread_create(&w, NULL, stdin_watch, NULL);
@@ -196,24 +198,19 @@ static int sink_main(const char *host) {
     int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) continue;
     pthread_t t;
-    pthread_create(&t, NULL, drain, (void *)(long)c);
+    pthread_create(&t, NULL, per_connection, (void *)(long)c);
     pthread_detach(t);
   }
+}
+
+static int sink_main(const char *host) {
+  accept_forever(host, drain);
 }
 
 static int proxy_main(const char *host, int upstream) {
   g_host = host;
   g_upstream = upstream;
-  int l = listen_on(host);
-  pthread_t w;
-  pthread_create(&w, NULL, stdin_watch, NULL);
-  for (;;) {
-    int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-    if (c < 0) continue;
-    pthread_t t;
-    pthread_create(&t, NULL, serve, (void *)(long)c);
-    pthread_detach(t);
-  }
+  accept_forever(host, serve);
 }
 
 int main(int argc, char **argv) {
