@@ -84,6 +84,12 @@ export class Acceptor {
     this.#registration.modify(Interest.READABLE);
   }
 
+  /** Whether the listener keeps the process alive while it waits for connections. */
+  setRef(on: boolean): void {
+    if (on) this.#registration?.ref();
+    else this.#registration?.unref();
+  }
+
   /** Stops accepting for good: deregisters and closes the listener. */
   close(): void {
     this.#registration?.deregister();

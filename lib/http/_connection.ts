@@ -5,8 +5,12 @@
  * @module
  */
 
+import type { TcpStream } from "../net/stream.ts";
 import type { Registration } from "../reactor/mod.ts";
 import type { RequestParser } from "./request_parser.ts";
+import type { Takeover } from "./_takeover.ts";
+
+const EMPTY_INPUT = new Uint8Array(0);
 
 // Connection states (what the deadline means).
 /** Waiting for (the rest of) a request head: header deadline. */
@@ -19,6 +23,8 @@ export const S_BODY = 2;
 export const S_HANDLER = 3;
 /** Reply sent, write side shut, draining input until EOF or the deadline. */
 export const S_LINGER = 4;
+/** A {@linkcode Takeover} owns the connection (as a TcpStream): no deadline, no polling here. */
+export const S_TAKEN = 5;
 
 // Connection flags.
 /** Close once the output is flushed (no keep-alive). */
@@ -46,6 +52,23 @@ export class Conn {
   /** Output not yet written, from `outputOffset`. */
   output: Uint8Array<ArrayBuffer> | null = null;
   outputOffset = 0;
+  /** While a takeover runs: the stream that owns the descriptor. */
+  stream: TcpStream | null = null;
+  /** A takeover waiting for earlier output to drain. */
+  takeover: Takeover | null = null;
+  /** Told once when the client goes away (EOF, reset) or the connection closes. */
+  onGone: (() => void) | null = null;
+  /** Responses appended to output so far, and how many of them are fully written. */
+  responses = 0;
+  written = 0;
+  /**
+   * Called as responses leave: with true when every response appended so far is written (a
+   * callback answers whether it is done: its own response may come later), with false when the
+   * connection closes first.
+   */
+  onWritten: ((ok: boolean) => boolean)[] | null = null;
+  /** The bytes a waiting takeover gets first (the start of a streamed request body). */
+  takeoverInput: Uint8Array<ArrayBuffer> = EMPTY_INPUT;
 
   constructor(fd: number) {
     this.fd = fd;

@@ -41,10 +41,11 @@
  * @module
  */
 
-import { SHUT_WR } from "../../ffi/constants.ts";
+import { MSG_PEEK, SHUT_WR } from "../../ffi/constants.ts";
 import { EAGAIN, EINTR } from "../../ffi/errno.ts";
 import { sysClose, sysRecv, sysShutdown } from "../../ffi/libc.ts";
 import type { SocketAddress } from "../net/address.ts";
+import { detachStream, TcpStream } from "../net/stream.ts";
 import { Interest, Ready } from "../reactor/interest.ts";
 import { Reactor } from "../reactor/reactor.ts";
 import type { Registration } from "../reactor/registration.ts";
@@ -64,7 +65,9 @@ import {
   S_HEAD,
   S_IDLE,
   S_LINGER,
+  S_TAKEN,
 } from "./_connection.ts";
+import { isTakeover, TAKEOVER, type Takeover } from "./_takeover.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import { OutputBatch } from "./_output_batch.ts";
 import { checkTimeout, resolveServeOptions } from "./_server_options.ts";
@@ -107,9 +110,24 @@ const SERVER_ERROR: HttpResponseInit = Object.freeze({
   body: "500 Internal Server Error\n",
 });
 
-function isPromise(value: unknown): value is Promise<HttpResponse> {
+function isPromise(value: unknown): value is Promise<HttpResponse | Takeover> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
+
+/** What a core handler answers: a response, a takeover of the connection, or a promise of one. */
+export type CoreAnswer = HttpResponse | Takeover | Promise<HttpResponse | Takeover>;
+
+/**
+ * How `serve()` drives the core instead of a plain {@linkcode HttpHandler}: it sees the
+ * connection, and is called as soon as a request's head is complete when its body has not all
+ * arrived (`bodyPending`), so the body can stream; it must then answer with a takeover.
+ */
+export interface CoreHooks {
+  handle(request: RequestParser, c: Conn, bodyPending: boolean): CoreAnswer;
+}
+
+/** A peeked byte: whether a connection that is not being read has data or an EOF waiting. */
+const PEEK = new Uint8Array(1);
 
 /** The head of a serialized response (for HEAD requests): everything up to CRLF CRLF. */
 function headOnly(bytes: Uint8Array): Uint8Array {
@@ -145,6 +163,9 @@ class Server implements HttpServer {
   #onError: (error: unknown) => void;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  #hooks: CoreHooks | undefined;
+  /** Whether connections keep the process alive (`ref()`/`unref()`). */
+  #refd = true;
 
   /** The live connections and their deadlines. */
   #table: ConnectionTable;
@@ -171,7 +192,8 @@ class Server implements HttpServer {
   };
   #rejectedByStatus: Record<number, number> = {};
 
-  constructor(options: ServeHttpOptions) {
+  constructor(options: ServeHttpOptions, hooks?: CoreHooks) {
+    this.#hooks = hooks;
     const settings = resolveServeOptions(options);
     this.#handler = settings.handler;
     this.#maxConnections = settings.maxConnections;
@@ -260,6 +282,19 @@ class Server implements HttpServer {
     return this.shutdown();
   }
 
+  /** Whether the listener and the connections keep the process alive (Deno.HttpServer.ref). */
+  setRef(on: boolean): void {
+    if (this.#refd === on) return;
+    this.#refd = on;
+    this.#acceptor.setRef(on);
+    const table = this.#table;
+    for (let i = 0; i < table.size; i++) {
+      const registration = table.at(i).registration;
+      if (on) registration?.ref();
+      else registration?.unref();
+    }
+  }
+
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
@@ -290,7 +325,9 @@ class Server implements HttpServer {
     }
     const c = new Conn(fd);
     try {
-      c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady);
+      c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady, {
+        ref: this.#refd,
+      });
     } catch (error) {
       sysClose(fd);
       this.#report(error);
@@ -314,9 +351,7 @@ class Server implements HttpServer {
         // Reading is paused while output waits: only writability (or an error) matters.
         if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) this.#writePending(c);
       } else if (c.state === S_HANDLER) {
-        // Nothing is polled while a handler runs but errors and hang-ups, which epoll always
-        // reports: the connection is gone.
-        if (ready & (Ready.ERROR | Ready.WRITE_CLOSED)) this.#close(c, true);
+        this.#whileHandling(c, ready);
       } else if (c.state === S_LINGER) {
         this.#drainLinger(c);
       } else {
@@ -327,6 +362,46 @@ class Server implements HttpServer {
       this.#close(c, true);
     }
   };
+
+  /**
+   * Readiness while a handler runs. Errors and hang-ups (always reported): the client is gone.
+   * Readable: the connection stays polled for reading while a handler runs (no epoll_ctl per
+   * request); the first event tells an EOF (the client went away: its handler is told) from
+   * pipelined input, which waits unpolled until the handler is done.
+   */
+  #whileHandling(c: Conn, ready: number): void {
+    if (ready & (Ready.ERROR | Ready.WRITE_CLOSED)) {
+      this.#close(c, true);
+      return;
+    }
+    if ((ready & Ready.READABLE) === 0) return;
+    const n = sysRecv(c.fd, PEEK, MSG_PEEK);
+    if (n === -EAGAIN || n === -EINTR) return;
+    if (n < 0) {
+      this.#close(c, true);
+      return;
+    }
+    if (n === 0 && c.length === 0) {
+      // The client finished sending (FIN) with nothing pipelined: its handler is told, as
+      // Deno.serve aborts `request.signal`, but a half-closed client may still read: the answer
+      // still goes out, then the connection closes. (With requests pipelined before the FIN,
+      // they are answered first and the EOF is read after them.)
+      c.flags |= F_EOF | F_CLOSE_AFTER;
+      this.#tellGone(c);
+    }
+    this.#setInterest(c, 0);
+  }
+
+  #tellGone(c: Conn): void {
+    const onGone = c.onGone;
+    if (onGone === null) return;
+    c.onGone = null;
+    try {
+      onGone();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
 
   #read(c: Conn): void {
     const buf = this.#readBuffer;
@@ -406,9 +481,10 @@ class Server implements HttpServer {
         c.flags &= ~F_CONTINUE_SENT;
         const keepAlive = parser.keepAlive && !this.#draining;
         const isHead = parser.method === "HEAD";
-        let response: HttpResponse | Promise<HttpResponse>;
+        const hooks = this.#hooks;
+        let response: CoreAnswer;
         try {
-          response = this.#handler(parser);
+          response = hooks === undefined ? this.#handler(parser) : hooks.handle(parser, c, false);
         } catch (error) {
           this.#report(error);
           response = SERVER_ERROR;
@@ -419,8 +495,13 @@ class Server implements HttpServer {
           this.#awaitResponse(c, response, isHead, parser);
           break;
         }
+        if (hooks !== undefined && isTakeover(response)) {
+          if (!keepAlive) c.flags |= F_CLOSE_AFTER;
+          c.takeover = response;
+          break;
+        }
         const keep = keepAlive && response !== SERVER_ERROR;
-        if (!this.#respond(c, response, isHead, keep, parser)) {
+        if (!this.#respond(c, response as HttpResponse, isHead, keep, parser)) {
           c.flags |= F_CLOSE_AFTER;
           break;
         }
@@ -438,6 +519,13 @@ class Server implements HttpServer {
         continue;
       }
       if (r === INCOMPLETE) {
+        if (this.#hooks !== undefined && parser.headComplete) {
+          // serve(): the body streams. The handler runs now and takes the connection; what
+          // followed the head in this read is the start of the body.
+          this.#handleBodyPending(c, parser, buf, pos, end);
+          pos = end;
+          break;
+        }
         incomplete = true;
         if (
           parser.expectContinue && parser.headComplete && (c.flags & F_CONTINUE_SENT) === 0
@@ -457,12 +545,14 @@ class Server implements HttpServer {
 
     this.#output.flush(c);
     if (c.fd < 0) return;
+    if (c.output === null) this.#flushed(c);
 
     if ((c.flags & F_CLOSE_AFTER) !== 0) {
       // Never leave the shared parser in the middle of a message.
       if (incomplete && c.parser === null) parser.reset();
       this.#dropTail(c);
-      if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
+      if (c.takeover !== null) this.#beginTakeover(c);
+      else if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
       else if (c.state === S_HANDLER) this.#setInterest(c, 0);
       else this.#closeAfterReply(c);
       return;
@@ -486,8 +576,13 @@ class Server implements HttpServer {
       this.#parser = this.#parsers.pop() ?? new RequestParser(this.#parserOptions);
     }
 
+    if (c.takeover !== null) {
+      this.#beginTakeover(c);
+      return;
+    }
     if (c.state === S_HANDLER) {
-      this.#setInterest(c, c.output === null ? 0 : Interest.WRITABLE);
+      // Still polled for reading (see #whileHandling): no epoll_ctl while a handler runs.
+      if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
       return;
     }
     if (c.output !== null) {
@@ -513,6 +608,128 @@ class Server implements HttpServer {
     }
   }
 
+  /**
+   * serve()'s streamed request body: the handler is called with the head; it must answer with a
+   * takeover (directly or by a promise), which gets the body's first bytes.
+   */
+  #handleBodyPending(
+    c: Conn,
+    parser: RequestParser,
+    buf: Uint8Array<ArrayBuffer>,
+    pos: number,
+    end: number,
+  ): void {
+    this.#stats.requests++;
+    c.flags &= ~F_CONTINUE_SENT;
+    if (!parser.keepAlive || this.#draining) c.flags |= F_CLOSE_AFTER;
+    const isHead = parser.method === "HEAD";
+    c.takeoverInput = buf.slice(pos + parser.headLength, end);
+    let answer: CoreAnswer;
+    try {
+      answer = this.#hooks!.handle(parser, c, true);
+    } catch (error) {
+      this.#report(error);
+      answer = SERVER_ERROR;
+    }
+    if (isPromise(answer)) {
+      this.#awaitResponse(c, answer, isHead, parser);
+    } else if (isTakeover(answer)) {
+      c.takeover = answer;
+    } else {
+      // Only a takeover can read the rest of the body: anything else answers and closes.
+      c.takeoverInput = EMPTY;
+      this.#respond(c, answer, isHead, false, parser);
+      c.flags |= F_CLOSE_AFTER | F_LINGER;
+    }
+    // The takeover decodes the body from here; the parser is done with this message.
+    parser.reset();
+  }
+
+  /**
+   * Hands the connection to `c.takeover` as a TcpStream, once earlier output has left. The
+   * descriptor is deregistered here; the takeover's answer decides whether it comes back.
+   */
+  #beginTakeover(c: Conn): void {
+    if (c.output !== null) {
+      // Earlier responses first: #writePending starts the takeover once they are out.
+      c.state = S_HANDLER;
+      this.#setInterest(c, Interest.WRITABLE);
+      return;
+    }
+    const takeover = c.takeover!;
+    const input = c.takeoverInput;
+    c.takeover = null;
+    c.takeoverInput = EMPTY;
+    c.registration?.deregister();
+    c.registration = null;
+    c.state = S_TAKEN;
+    this.#table.setDeadline(c, 0);
+    const stream = new TcpStream(c.fd, this.#reactor);
+    if (!this.#refd) stream.unref();
+    c.stream = stream;
+    let done: Promise<Uint8Array | undefined>;
+    try {
+      done = takeover[TAKEOVER](stream, input);
+    } catch (error) {
+      done = Promise.reject(error);
+    }
+    done.then(
+      (rest) => this.#takeoverDone(c, stream, rest),
+      (error) => {
+        this.#report(error);
+        if (c.stream === stream) this.#close(c, true);
+      },
+    );
+  }
+
+  /** The takeover is over: take the descriptor back for the next requests, or forget it. */
+  #takeoverDone(c: Conn, stream: TcpStream, rest: Uint8Array | undefined): void {
+    if (c.stream !== stream) return; // the server closed it meanwhile (shutdown timeout)
+    c.responses++;
+    c.written = c.responses;
+    if (rest === undefined || stream.closed) {
+      // The takeover closed the stream or handed it on (an upgrade): no longer ours.
+      c.stream = null;
+      this.#forget(c, c.fd);
+      return;
+    }
+    if ((c.flags & F_CLOSE_AFTER) !== 0 || this.#draining) {
+      this.#close(c);
+      return;
+    }
+    c.stream = null;
+    const fd = detachStream(stream);
+    try {
+      c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady, {
+        ref: this.#refd,
+      });
+    } catch (error) {
+      this.#report(error);
+      sysClose(fd);
+      this.#forget(c, fd);
+      return;
+    }
+    c.state = S_IDLE;
+    if (rest.length > 0) {
+      const buffer = new Uint8Array(Math.max(rest.length, MIN_TAIL_BUFFER));
+      buffer.set(rest);
+      c.buffer = buffer;
+      c.length = rest.length;
+    }
+    this.#resume(c);
+  }
+
+  /** Every response appended so far has been written: tell whoever waits for that. */
+  #flushed(c: Conn): void {
+    c.written = c.responses;
+    const waiting = c.onWritten;
+    if (waiting === null) return;
+    c.onWritten = null;
+    let keep: ((ok: boolean) => boolean)[] | null = null;
+    for (const done of waiting) if (!done(true)) (keep ??= []).push(done);
+    if (keep !== null) (c.onWritten ??= []).push(...keep);
+  }
+
   #dropTail(c: Conn): void {
     c.buffer = null;
     c.length = 0;
@@ -534,6 +751,7 @@ class Server implements HttpServer {
   ): boolean {
     let status: number;
     let length: number;
+    c.responses++;
     if (response instanceof FixedResponse) {
       const bytes = response.bytes(keepAlive);
       this.#output.append(isHead ? headOnly(bytes) : bytes);
@@ -566,6 +784,7 @@ class Server implements HttpServer {
   #reject(c: Conn, status: number): void {
     this.#stats.rejected++;
     this.#rejectedByStatus[status] = (this.#rejectedByStatus[status] ?? 0) + 1;
+    c.responses++;
     const bytes = errorResponse(status);
     this.#output.append(bytes);
     this.#log(c, null, status, bytes.length);
@@ -583,7 +802,7 @@ class Server implements HttpServer {
 
   #awaitResponse(
     c: Conn,
-    promise: Promise<HttpResponse>,
+    promise: Promise<HttpResponse | Takeover>,
     isHead: boolean,
     request: HttpRequest,
   ): void {
@@ -607,19 +826,27 @@ class Server implements HttpServer {
 
   #handlerDone(
     c: Conn,
-    response: HttpResponse,
+    response: HttpResponse | Takeover,
     isHead: boolean,
     request: HttpRequest | null,
   ): void {
     this.#stats.pendingHandlers--;
     if (c.fd < 0 || c.state !== S_HANDLER) return; // closed meanwhile
     try {
+      if (this.#hooks !== undefined && isTakeover(response)) {
+        c.takeover = response;
+        this.#beginTakeover(c);
+        return;
+      }
       const keep = (c.flags & F_CLOSE_AFTER) === 0 && !this.#draining &&
         response !== SERVER_ERROR;
-      if (!this.#respond(c, response, isHead, keep, request) || !keep) c.flags |= F_CLOSE_AFTER;
+      if (!this.#respond(c, response as HttpResponse, isHead, keep, request) || !keep) {
+        c.flags |= F_CLOSE_AFTER;
+      }
       c.state = S_IDLE;
       this.#output.flush(c);
       if (c.fd < 0) return;
+      if (c.output === null) this.#flushed(c);
       if ((c.flags & F_CLOSE_AFTER) !== 0) {
         this.#dropTail(c);
         if (c.output === null) this.#closeAfterReply(c);
@@ -673,6 +900,11 @@ class Server implements HttpServer {
     }
     c.output = null;
     c.outputOffset = 0;
+    this.#flushed(c);
+    if (c.takeover !== null) {
+      this.#beginTakeover(c);
+      return;
+    }
     if (c.state === S_HANDLER) {
       this.#setInterest(c, 0); // its answer comes later
       return;
@@ -712,11 +944,29 @@ class Server implements HttpServer {
     // Deregister before close(2), so no event for this number reaches its next owner.
     c.registration?.deregister();
     c.registration = null;
-    sysClose(fd);
+    const stream = c.stream;
+    if (stream !== null) {
+      c.stream = null;
+      stream.close(); // a takeover owns the descriptor: its stream closes it, once
+    } else {
+      sysClose(fd);
+    }
+    this.#forget(c, fd);
+  }
+
+  /** Drops a connection whose descriptor is closed or no longer ours. */
+  #forget(c: Conn, fd: number): void {
     c.fd = -1;
     this.#table.remove(c, fd);
     this.#dropTail(c);
     c.output = null;
+    c.takeover = null;
+    this.#tellGone(c);
+    const waiting = c.onWritten;
+    if (waiting !== null) {
+      c.onWritten = null;
+      for (const done of waiting) done(false);
+    }
     const open = this.#table.size;
     if (this.#acceptor.paused && open < this.#maxConnections) this.#acceptor.resume();
     if (this.#draining && open === 0) this.#finish();

@@ -79,6 +79,16 @@ export class OwnedFd {
     sysClose(fd);
   }
 
+  /**
+   * Gives the descriptor up without closing it (its new owner closes it): the number, and from
+   * now on this object behaves as closed.
+   */
+  release(): number {
+    const fd = this.fd;
+    this.#fd = -1;
+    return fd;
+  }
+
   /** Same as `close()`. */
   [Symbol.dispose](): void {
     this.close();

@@ -70,6 +70,14 @@ export interface ReadinessOptions extends WaitOptions {
 }
 
 /**
+ * Hands a stream's descriptor back to the owner it came from (the HTTP server, after a request
+ * that needed the connection for itself): deregisters, and returns the number without closing
+ * it. Pending reads and writes reject with ClosedError; the stream behaves as closed from then on.
+ * Not part of the public API (mod.ts does not export it).
+ */
+export let detachStream: (stream: TcpStream) => number;
+
+/**
  * A connected TCP stream. Reads return `null` at EOF; writes never raise SIGPIPE (MSG_NOSIGNAL);
  * a reset peer gives ErrnoError ECONNRESET/EPIPE.
  *
@@ -363,6 +371,15 @@ export class TcpStream {
     // Deregister before close(2), so no event for this number can reach a later owner.
     this.#io.close("read/write");
     this.#fd.close();
+  }
+
+  static {
+    detachStream = (stream) => {
+      const fd = stream.#fd.fd; // throws ClosedError once closed
+      stream.#io.close("read/write");
+      stream.#fd.release();
+      return fd;
+    };
   }
 
   /** Same as `close()`. */

@@ -1,0 +1,28 @@
+/**
+ * The way a request handler takes a connection for itself (the fetch-standard `serve()` uses
+ * it for streamed request and response bodies, file responses and upgrades): the core
+ * deregisters the descriptor, wraps it in a {@linkcode TcpStream}, and waits. The takeover
+ * answers with the bytes it read past its exchange (the core takes the descriptor back and
+ * serves them as the next requests), or `undefined` once it closed the stream or handed it on.
+ *
+ * @module
+ */
+
+import type { TcpStream } from "../net/stream.ts";
+
+/** The brand of a takeover among a handler's answers. */
+export const TAKEOVER: unique symbol = Symbol("netio.takeover");
+
+/** What a core handler may answer instead of a response. */
+export interface Takeover {
+  /**
+   * Runs the exchange on `stream`. `input` holds bytes already read from the connection that
+   * belong to this exchange (the start of a request body). Must not reject.
+   */
+  readonly [TAKEOVER]: (stream: TcpStream, input: Uint8Array) => Promise<Uint8Array | undefined>;
+}
+
+/** Whether a handler's answer is a takeover. */
+export function isTakeover(value: unknown): value is Takeover {
+  return typeof value === "object" && value !== null && TAKEOVER in value;
+}
