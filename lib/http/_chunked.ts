@@ -56,6 +56,8 @@ export class ChunkedBody {
   data: Uint8Array = EMPTY;
   length = 0;
   overhead = 0;
+  /** Data handed out by {@linkcode ChunkedBody.takeData} (streaming); the limits still count it. */
+  taken = 0;
   errorStatus = 0;
   errorReason = "";
 
@@ -67,6 +69,25 @@ export class ChunkedBody {
     this.data = EMPTY;
     this.length = 0;
     this.overhead = 0;
+    this.taken = 0;
+  }
+
+  /**
+   * Streaming: hands out the data decoded so far and forgets it (the body limit and the framing
+   * bound keep counting it). The result stays valid: the next data goes to a fresh buffer.
+   */
+  takeData(): Uint8Array {
+    const out = this.data.subarray(0, this.length);
+    this.taken += this.length;
+    this.data = EMPTY;
+    this.length = 0;
+    return out;
+  }
+
+  /** Streaming: the caller dropped the first `n` bytes of its window (all before `pos`). */
+  shift(n: number): void {
+    this.pos -= n;
+    this.lineScan -= n;
   }
 
   get body(): Uint8Array {
@@ -136,7 +157,9 @@ export class ChunkedBody {
           let size = 0;
           for (let h = HEX[buf[i]!]!; h >= 0; h = HEX[buf[++i]!]!) {
             size = size * HEXADECIMAL + h;
-            if (size > maxBody - this.length) return this.#fail(413, "body too large");
+            if (size > maxBody - this.taken - this.length) {
+              return this.#fail(413, "body too large");
+            }
           }
           if (i === p) return this.#fail(400, "invalid chunk size");
           let e = i;
@@ -149,7 +172,7 @@ export class ChunkedBody {
           }
           if (i !== lf - 1) return this.#fail(400, "invalid chunk size line");
           this.overhead += lf + 1 - p;
-          if (this.overhead > maxOverhead + this.length) {
+          if (this.overhead > maxOverhead + this.taken + this.length) {
             return this.#fail(400, "too much chunk framing");
           }
           p = lf + 1;
@@ -210,7 +233,7 @@ export class ChunkedBody {
             if (q !== lf - 1) return this.#fail(400, "invalid trailer field");
           }
           this.overhead += lf + 1 - p;
-          if (this.overhead > maxOverhead + this.length) {
+          if (this.overhead > maxOverhead + this.taken + this.length) {
             return this.#fail(400, "too much chunk framing");
           }
           p = lf + 1;

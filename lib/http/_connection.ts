@@ -57,7 +57,7 @@ export class Conn {
   /** A takeover waiting for earlier output to drain. */
   takeover: Takeover | null = null;
   /** Told once when the client goes away (EOF, reset) or the connection closes. */
-  onGone: (() => void) | null = null;
+  onGone: { gone(): void } | null = null;
   /** Responses appended to output so far, and how many of them are fully written. */
   responses = 0;
   written = 0;

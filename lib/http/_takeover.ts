@@ -3,7 +3,8 @@
  * it for streamed request and response bodies, file responses and upgrades): the core
  * deregisters the descriptor, wraps it in a {@linkcode TcpStream}, and waits. The takeover
  * answers with the bytes it read past its exchange (the core takes the descriptor back and
- * serves them as the next requests), or `undefined` once it closed the stream or handed it on.
+ * serves them as the next requests), `undefined` once it closed the stream or handed it on, or
+ * `null` when the exchange failed.
  *
  * @module
  */
@@ -17,9 +18,15 @@ export const TAKEOVER: unique symbol = Symbol("netio.takeover");
 export interface Takeover {
   /**
    * Runs the exchange on `stream`. `input` holds bytes already read from the connection that
-   * belong to this exchange (the start of a request body). Must not reject.
+   * belong to this exchange (the start of a request body). Resolves with the bytes read past
+   * the exchange (the connection serves on), `undefined` when the takeover closed the stream or
+   * handed it on after a complete exchange, or `null` when the exchange failed (the server
+   * closes the connection). Should not reject.
    */
-  readonly [TAKEOVER]: (stream: TcpStream, input: Uint8Array) => Promise<Uint8Array | undefined>;
+  readonly [TAKEOVER]: (
+    stream: TcpStream,
+    input: Uint8Array,
+  ) => Promise<Uint8Array | null | undefined>;
 }
 
 /** Whether a handler's answer is a takeover. */

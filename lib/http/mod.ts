@@ -56,3 +56,13 @@ export type {
   ShutdownOptions,
 } from "./server_types.ts";
 export { serveHttp } from "./server.ts";
+export {
+  serve,
+  type ServeHandler,
+  type ServeHandlerInfo,
+  type ServeOptions,
+  type Upgrade,
+  upgrade,
+  type UpgradeOptions,
+} from "./serve.ts";
+export { contentTypeOf, serveFile, type ServeFileOptions } from "./serve_file.ts";

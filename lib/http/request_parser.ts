@@ -195,6 +195,11 @@ export class RequestParser {
     return this.#core.headComplete;
   }
 
+  /** The length of the parsed head (request line, fields, blank line); 0 before it is complete. */
+  get headLength(): number {
+    return this.#core.headComplete ? this.#core.headLength : 0;
+  }
+
   /**
    * The smallest `end - start` at which `parse()` can make progress. A caller whose buffer is
    * full grows it to at least this much (bounded by the limits) before reading again.

@@ -123,7 +123,14 @@ export type CoreAnswer = HttpResponse | Takeover | Promise<HttpResponse | Takeov
  * arrived (`bodyPending`), so the body can stream; it must then answer with a takeover.
  */
 export interface CoreHooks {
-  handle(request: RequestParser, c: Conn, bodyPending: boolean): CoreAnswer;
+  /** `buf[start, start + request.headLength)` is the request's head. */
+  handle(
+    request: RequestParser,
+    c: Conn,
+    bodyPending: boolean,
+    buf: Uint8Array,
+    start: number,
+  ): CoreAnswer;
 }
 
 /** A peeked byte: whether a connection that is not being read has data or an EOF waiting. */
@@ -146,7 +153,8 @@ function statusOf(bytes: Uint8Array): number {
   return status;
 }
 
-class Server implements HttpServer {
+/** The core server; {@linkcode serveHttp} and `serve()` make one. */
+export class Server implements HttpServer {
   readonly addr: SocketAddress;
   readonly finished: Promise<void>;
   #resolveFinished!: () => void;
@@ -282,8 +290,21 @@ class Server implements HttpServer {
     return this.shutdown();
   }
 
+  /** Whether a shutdown has begun (responses then say `Connection: close`). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  ref(): void {
+    this.#setRef(true);
+  }
+
+  unref(): void {
+    this.#setRef(false);
+  }
+
   /** Whether the listener and the connections keep the process alive (Deno.HttpServer.ref). */
-  setRef(on: boolean): void {
+  #setRef(on: boolean): void {
     if (this.#refd === on) return;
     this.#refd = on;
     this.#acceptor.setRef(on);
@@ -397,7 +418,7 @@ class Server implements HttpServer {
     if (onGone === null) return;
     c.onGone = null;
     try {
-      onGone();
+      onGone.gone();
     } catch (error) {
       this.#report(error);
     }
@@ -484,7 +505,9 @@ class Server implements HttpServer {
         const hooks = this.#hooks;
         let response: CoreAnswer;
         try {
-          response = hooks === undefined ? this.#handler(parser) : hooks.handle(parser, c, false);
+          response = hooks === undefined
+            ? this.#handler(parser)
+            : hooks.handle(parser, c, false, buf, pos);
         } catch (error) {
           this.#report(error);
           response = SERVER_ERROR;
@@ -626,7 +649,7 @@ class Server implements HttpServer {
     c.takeoverInput = buf.slice(pos + parser.headLength, end);
     let answer: CoreAnswer;
     try {
-      answer = this.#hooks!.handle(parser, c, true);
+      answer = this.#hooks!.handle(parser, c, true, buf, pos);
     } catch (error) {
       this.#report(error);
       answer = SERVER_ERROR;
@@ -667,7 +690,7 @@ class Server implements HttpServer {
     const stream = new TcpStream(c.fd, this.#reactor);
     if (!this.#refd) stream.unref();
     c.stream = stream;
-    let done: Promise<Uint8Array | undefined>;
+    let done: Promise<Uint8Array | null | undefined>;
     try {
       done = takeover[TAKEOVER](stream, input);
     } catch (error) {
@@ -683,10 +706,15 @@ class Server implements HttpServer {
   }
 
   /** The takeover is over: take the descriptor back for the next requests, or forget it. */
-  #takeoverDone(c: Conn, stream: TcpStream, rest: Uint8Array | undefined): void {
+  #takeoverDone(c: Conn, stream: TcpStream, rest: Uint8Array | null | undefined): void {
     if (c.stream !== stream) return; // the server closed it meanwhile (shutdown timeout)
+    if (rest === null) {
+      // The exchange failed (its response was not all written).
+      this.#close(c, true);
+      return;
+    }
     c.responses++;
-    c.written = c.responses;
+    this.#flushed(c);
     if (rest === undefined || stream.closed) {
       // The takeover closed the stream or handed it on (an upgrade): no longer ours.
       c.stream = null;

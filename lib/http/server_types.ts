@@ -228,4 +228,8 @@ export interface HttpServer {
   shutdown(options?: ShutdownOptions): Promise<void>;
   /** Same as `shutdown()`. */
   [Symbol.asyncDispose](): Promise<void>;
+  /** The server keeps the process alive (the default), as `Deno.HttpServer.ref()`. */
+  ref(): void;
+  /** The server no longer keeps the process alive, as `Deno.HttpServer.unref()`. */
+  unref(): void;
 }

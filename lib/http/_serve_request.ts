@@ -1,0 +1,270 @@
+/**
+ * The `Request` a `serve()` handler gets: a real `Request` (`instanceof Request`, every method
+ * and property), built lazily. Method, URL, headers, body and signal come straight from the
+ * parsed head; a full `Request` is made only when something needs Deno's own internals (passing
+ * the request to `fetch()` or `new Request()`, `clone()`, `formData()`, the rarer properties).
+ * Making one per request costs more than a whole keep-alive exchange, so this is how
+ * `serve()` keeps the fetch-standard handler cheap.
+ *
+ * @module
+ */
+
+import type { BodyReader } from "./_serve_body.ts";
+import { RequestParser } from "./request_parser.ts";
+
+/** The internal slots of Deno's `Request` (its own symbols), forwarded to the full request. */
+const SLOTS = Object.getOwnPropertySymbols(new Request("http://localhost/"));
+const DECODER = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+/** Field lines a head can hold at most under any server limit (the re-parser's table size). */
+const MAX_FIELDS = 65_536;
+/** Re-parses a copied head when its fields are asked for (off the hot path). */
+let headParser: RequestParser | undefined;
+
+/** Told when the client goes away while its handler runs. */
+export interface GoneListener {
+  gone(): void;
+}
+
+/** Where a streamed body comes from: the exchange's reader, once the connection is taken. */
+export interface PendingBody {
+  reader: Promise<BodyReader>;
+  /** The handler gave up on the body (the stream was cancelled). */
+  cancel(reason: unknown): void;
+}
+
+function concat(pieces: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
+
+/** A fetch-standard request over one parsed HTTP/1.1 request. */
+export class ServeRequest implements GoneListener {
+  #method: string;
+  #target: string;
+  #host: string;
+  #head: Uint8Array;
+  #url: string | undefined;
+  #headers: Headers | undefined;
+  /** A body already complete (copied), or null. */
+  #bytes: Uint8Array<ArrayBuffer> | null;
+  #pending: PendingBody | null;
+  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | null | undefined;
+  #used = false;
+  #controller: AbortController | undefined;
+  #gone = false;
+  #real: Request | undefined;
+
+  constructor(
+    method: string,
+    target: string,
+    host: string,
+    head: Uint8Array,
+    bytes: Uint8Array<ArrayBuffer> | null,
+    pending: PendingBody | null,
+  ) {
+    this.#method = method;
+    this.#target = target;
+    this.#host = host;
+    this.#head = head;
+    this.#bytes = bytes;
+    this.#pending = pending;
+  }
+
+  static {
+    // Deno's own code reads and writes a Request's internal slots by symbol (fetch(request),
+    // new Request(request), the brand check of the getters not overridden here): they are those
+    // of the full request, made on first use.
+    for (const slot of SLOTS) {
+      Object.defineProperty(ServeRequest.prototype, slot, {
+        get(this: ServeRequest): unknown {
+          return (this.#full() as unknown as Record<symbol, unknown>)[slot];
+        },
+        set(this: ServeRequest, value: unknown): void {
+          (this.#full() as unknown as Record<symbol, unknown>)[slot] = value;
+        },
+      });
+    }
+  }
+
+  /** Whether the client went away. */
+  get isGone(): boolean {
+    return this.#gone;
+  }
+
+  /** The client went away: `signal` aborts. */
+  gone(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#controller?.abort(new DOMException("the client went away", "AbortError"));
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+
+  get url(): string {
+    if (this.#url !== undefined) return this.#url;
+    const target = this.#target;
+    // origin-form ("/a?b") after the Host; an absolute-form target is the URL itself.
+    this.#url = target.charCodeAt(0) === 0x2f || target === "*"
+      ? "http://" + this.#host + (target === "*" ? "/" : target)
+      : target;
+    return this.#url;
+  }
+
+  get headers(): Headers {
+    if (this.#real !== undefined) return this.#real.headers;
+    if (this.#headers !== undefined) return this.#headers;
+    const parser = headParser ??= new RequestParser({
+      // The head was accepted under the server's limits already; these only must not be lower.
+      maxHeaderBytes: Number.MAX_SAFE_INTEGER,
+      maxHeaders: MAX_FIELDS,
+      maxUrlBytes: Number.MAX_SAFE_INTEGER,
+      maxBodyBytes: Number.MAX_SAFE_INTEGER,
+    });
+    parser.reset();
+    parser.parse(this.#head, 0, this.#head.length);
+    const headers = new Headers();
+    for (const [name, value] of parser.headers()) headers.append(name, value);
+    parser.reset();
+    return this.#headers = headers;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#real !== undefined) return this.#real.signal;
+    const controller = this.#controller ??= new AbortController();
+    if (this.#gone && !controller.signal.aborted) {
+      controller.abort(new DOMException("the client went away", "AbortError"));
+    }
+    return controller.signal;
+  }
+
+  get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#real !== undefined) return this.#real.body as ReadableStream<Uint8Array<ArrayBuffer>>;
+    if (this.#stream !== undefined) return this.#stream;
+    return this.#stream = this.#makeStream();
+  }
+
+  get bodyUsed(): boolean {
+    if (this.#real !== undefined) return this.#real.bodyUsed;
+    return this.#used || (this.#stream?.locked ?? false);
+  }
+
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#real !== undefined) return await this.#real.bytes();
+    if (this.bodyUsed) throw new TypeError("Body already consumed");
+    this.#used = true;
+    // A complete body, and no stream made of it: the bytes themselves.
+    if (this.#pending === null && this.#stream === undefined) {
+      return this.#bytes ?? new Uint8Array(0);
+    }
+    const stream = this.body;
+    if (stream === null) return new Uint8Array(0);
+    const pieces: Uint8Array[] = [];
+    let total = 0;
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      pieces.push(value);
+      total += value.length;
+    }
+    return pieces.length === 1 && pieces[0]!.byteOffset === 0 &&
+        pieces[0]!.byteLength === pieces[0]!.buffer.byteLength
+      ? pieces[0] as Uint8Array<ArrayBuffer>
+      : concat(pieces, total);
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.bytes();
+    return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? bytes.buffer
+      : bytes.slice().buffer;
+  }
+
+  async text(): Promise<string> {
+    return DECODER.decode(await this.bytes());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  async blob(): Promise<Blob> {
+    const type = this.headers.get("content-type") ?? "";
+    return new Blob([await this.bytes()], { type });
+  }
+
+  formData(): Promise<FormData> {
+    return this.#full().formData();
+  }
+
+  clone(): Request {
+    return this.#full().clone();
+  }
+
+  #makeStream(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    const pending = this.#pending;
+    if (pending === null) {
+      const bytes = this.#bytes;
+      if (bytes === null || bytes.length === 0) return null;
+      return new ReadableStream({
+        type: "bytes",
+        start(controller): void {
+          controller.enqueue(bytes);
+          controller.close();
+        },
+      }) as ReadableStream<Uint8Array<ArrayBuffer>>;
+    }
+    return new ReadableStream({
+      type: "bytes",
+      async pull(controller): Promise<void> {
+        const reader = await pending.reader;
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await reader.next();
+        } catch (error) {
+          controller.error(error);
+          return;
+        }
+        if (chunk === null) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
+      },
+      cancel(reason): void {
+        pending.cancel(reason);
+      },
+    }) as ReadableStream<Uint8Array<ArrayBuffer>>;
+  }
+
+  /** The full Request, made once; from then on every property is the full request's. */
+  #full(): Request {
+    if (this.#real !== undefined) return this.#real;
+    const method = this.#method;
+    const bodyless = method === "GET" || method === "HEAD";
+    let body: BodyInit | null = null;
+    if (!bodyless) {
+      if (this.#used) throw new TypeError("Body already consumed");
+      body = this.body;
+      if (body === null) body = EMPTY;
+    }
+    const init: RequestInit & { duplex?: string } = {
+      method,
+      headers: this.headers,
+      body,
+      signal: this.signal,
+    };
+    if (body instanceof ReadableStream) init.duplex = "half";
+    this.#real = new Request(this.url, init);
+    return this.#real;
+  }
+}
