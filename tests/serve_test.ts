@@ -11,7 +11,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function start(handler: ServeHandler, options: ServeOptions = {}): HttpServer {
-  return serve({ hostname: "127.0.0.1", port: 0, onListen() {}, ...options }, handler);
+  return serve({ hostname: "127.0.0.1", port: 0, onListen(): void {}, ...options }, handler);
 }
 
 /** Resolves when `check()` holds, polling each macrotask turn; fails after `turns`. */
@@ -74,7 +74,7 @@ Deno.test("serve: a streamed response is chunked for HTTP/1.1 and close-delimite
     let i = 0;
     return new Response(
       new ReadableStream<Uint8Array>({
-        pull(controller) {
+        pull(controller): void {
           if (i < 3) controller.enqueue(encoder.encode(`part${i++};`));
           else controller.close();
         },
@@ -104,7 +104,7 @@ Deno.test("serve: a slow reader stops the pulls (backpressure): pulled minus rec
   await using server = start(() =>
     new Response(
       new ReadableStream<Uint8Array>({
-        pull(controller) {
+        pull(controller): void {
           if (pulled >= total) {
             controller.close();
             return;
@@ -139,11 +139,11 @@ Deno.test("serve: a client that goes away mid-stream cancels the body stream and
     request.signal.addEventListener("abort", () => aborted = true);
     return new Response(
       new ReadableStream<Uint8Array>({
-        pull(controller) {
+        pull(controller): void {
           started = true;
           controller.enqueue(new Uint8Array(16 * 1024));
         },
-        cancel(reason) {
+        cancel(reason): void {
           cancelled = reason ?? "cancelled";
         },
       }, { highWaterMark: 1 }),
@@ -209,7 +209,7 @@ Deno.test("serve: a streamed request body arrives whole (chunked and Content-Len
   const chunked = await fetch(`http://127.0.0.1:${server.addr.port}/`, {
     method: "POST",
     body: new ReadableStream<Uint8Array>({
-      pull(controller) {
+      pull(controller): void {
         if (at >= body.length) return controller.close();
         const n = Math.min(100_003, body.length - at);
         controller.enqueue(body.slice(at, at + n));
@@ -384,7 +384,7 @@ Deno.test("serve: streaming 256 MiB keeps RSS bounded, and the suite's connectio
     await using server = start(() =>
       new Response(
         new ReadableStream<Uint8Array>({
-          pull(controller) {
+          pull(controller): void {
             if (sent >= total) return controller.close();
             sent += chunk.length;
             controller.enqueue(chunk.slice());
