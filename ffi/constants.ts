@@ -1,7 +1,8 @@
 /**
  * Linux constants used by netio: address families, socket types, option levels and names,
  * epoll bits, splice flags, open/fcntl flags. Values are the Linux UAPI numbers, identical on
- * x86_64 and aarch64 for everything listed here.
+ * x86_64 and aarch64 for everything listed here except O_DIRECTORY and O_NOFOLLOW (chosen by
+ * `Deno.build.arch`).
  *
  * @module
  */
@@ -84,9 +85,45 @@ export const EFD_NONBLOCK = 0o4000;
 
 /** open() flags. */
 export const O_RDONLY = 0;
+/** open() flag: a terminal opened by accident does not become the controlling terminal. */
+export const O_NOCTTY = 0o400;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
-export const O_NOFOLLOW = 0o400000;
+/** open() flag: a descriptor that only names a place in the tree (no read, no write). */
+export const O_PATH = 0o10000000;
+// O_DIRECTORY and O_NOFOLLOW are the two open flags that differ between the arches: arm64 keeps
+// the values of 32-bit ARM (arch/arm64/include/uapi/asm/fcntl.h), x86_64 the generic ones.
+const ARM64 = Deno.build.arch === "aarch64";
+/** open() flag: fail with ENOTDIR unless the path names a directory. */
+export const O_DIRECTORY: number = ARM64 ? 0o40000 : 0o200000;
+/** open() flag: fail with ELOOP when the last component is a symbolic link. */
+export const O_NOFOLLOW: number = ARM64 ? 0o100000 : 0o400000;
+
+/** openat(2)/openat2(2) directory argument meaning "relative to the working directory". */
+export const AT_FDCWD = -100;
+
+/**
+ * openat2(2) `resolve` bits (linux/openat2.h), Linux 5.6+. The kernel applies them during the
+ * lookup itself, so no rename or symlink swap between a check and the open can defeat them.
+ */
+/** Refuse to cross a mount point (bind mounts included). */
+export const RESOLVE_NO_XDEV = 0x01;
+/** Refuse magic links (/proc/PID/fd/N, /proc/PID/root, /proc/PID/exe...). */
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+/** Refuse every symbolic link, the last component included (ELOOP). */
+export const RESOLVE_NO_SYMLINKS = 0x04;
+/** Refuse any resolution that leaves the directory fd: `..` past it, absolute paths and symlinks (EXDEV). */
+export const RESOLVE_BENEATH = 0x08;
+/** Resolve as if the directory fd were the root (chroot-like: `..` and `/` stay inside). */
+export const RESOLVE_IN_ROOT = 0x10;
+
+/** openat2 syscall number: 437 on x86_64 and aarch64 alike (numbers past 424 are shared). */
+export const SYS_OPENAT2 = 437;
+
+/** The longest path the kernel takes, NUL included (PATH_MAX). */
+export const PATH_MAX = 4096;
+/** How many symbolic links one lookup may follow before ELOOP (the kernel's MAXSYMLINKS). */
+export const MAXSYMLINKS = 40;
 
 /** fcntl commands. */
 export const F_GETFL = 3;
@@ -106,6 +143,13 @@ export const IOV_MAX = 1024;
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
+export const S_IFLNK = 0o120000;
+
+/** linux_dirent64 d_type values (DT_UNKNOWN: the filesystem does not say; fstat to learn). */
+export const DT_UNKNOWN = 0;
+export const DT_DIR = 4;
+export const DT_REG = 8;
+export const DT_LNK = 10;
 
 /** getrlimit resources. */
 export const RLIMIT_NOFILE = 7;

@@ -20,6 +20,8 @@ const ERRNO_TABLE: Record<number, readonly [string, string, DenoErrorName?]> = {
   2: ["ENOENT", "No such file or directory", "NotFound"],
   4: ["EINTR", "Interrupted system call", "Interrupted"],
   5: ["EIO", "Input/output error"],
+  6: ["ENXIO", "No such device or address"],
+  7: ["E2BIG", "Argument list too long"],
   9: ["EBADF", "Bad file descriptor", "BadResource"],
   11: ["EAGAIN", "Resource temporarily unavailable", "WouldBlock"],
   12: ["ENOMEM", "Cannot allocate memory"],
@@ -27,6 +29,7 @@ const ERRNO_TABLE: Record<number, readonly [string, string, DenoErrorName?]> = {
   14: ["EFAULT", "Bad address"],
   16: ["EBUSY", "Device or resource busy", "Busy"],
   17: ["EEXIST", "File exists", "AlreadyExists"],
+  18: ["EXDEV", "Invalid cross-device link"],
   20: ["ENOTDIR", "Not a directory", "NotADirectory"],
   21: ["EISDIR", "Is a directory", "IsADirectory"],
   22: ["EINVAL", "Invalid argument"],
@@ -36,6 +39,7 @@ const ERRNO_TABLE: Record<number, readonly [string, string, DenoErrorName?]> = {
   28: ["ENOSPC", "No space left on device"],
   29: ["ESPIPE", "Illegal seek"],
   32: ["EPIPE", "Broken pipe", "BrokenPipe"],
+  36: ["ENAMETOOLONG", "File name too long"],
   38: ["ENOSYS", "Function not implemented"],
   40: ["ELOOP", "Too many levels of symbolic links", "FilesystemLoop"],
   75: ["EOVERFLOW", "Value too large for defined data type"],
@@ -65,16 +69,21 @@ const ERRNO_TABLE: Record<number, readonly [string, string, DenoErrorName?]> = {
 export const EPERM = 1;
 export const ENOENT = 2;
 export const EINTR = 4;
+export const E2BIG = 7;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const EACCES = 13;
 export const EEXIST = 17;
+export const EXDEV = 18;
+export const ENOTDIR = 20;
 export const EISDIR = 21;
 export const EINVAL = 22;
 export const EMFILE = 24;
 export const ENFILE = 23;
 export const EPIPE = 32;
+export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
+export const ELOOP = 40;
 export const ENOTSOCK = 88;
 export const EOPNOTSUPP = 95;
 export const EADDRINUSE = 98;
@@ -116,6 +125,16 @@ export function errnoMessage(errno: number): string {
 export interface ErrnoErrorOptions extends ErrorOptions {
   /** What the call was about, for the message: an address ("127.0.0.1:9") or a path. */
   detail?: string;
+  /**
+   * Replaces the C library's message in parentheses where the call gives the errno a narrower
+   * meaning: EXDEV from openat2 with RESOLVE_BENEATH means "the path leaves the root".
+   */
+  reason?: string;
+  /**
+   * The `Deno.errors` class to use instead of the errno table's, for the same reason: a path that
+   * leaves its root is refused (`"PermissionDenied"`) whatever errno the kernel chose to say so.
+   */
+  errorClass?: Exclude<keyof typeof Deno.errors, "NotCapable" | "Http">;
 }
 
 const BRAND = Symbol.for("netio.ErrnoError");
@@ -171,7 +190,7 @@ export class ErrnoError extends Error {
     const code = errnoName(errno);
     const detail = options?.detail;
     const message = `${syscall}${detail ? ` ${detail}` : ""} failed: ${code} (${
-      errnoMessage(errno)
+      options?.reason ?? errnoMessage(errno)
     })`;
     const errorOptions = options?.cause !== undefined ? { cause: options.cause } : undefined;
     super(message, errorOptions);
@@ -179,7 +198,7 @@ export class ErrnoError extends Error {
     this.errno = errno;
     this.code = code;
     this.syscall = syscall;
-    const denoName = ERRNO_TABLE[errno]?.[2];
+    const denoName = options?.errorClass ?? ERRNO_TABLE[errno]?.[2];
     if (denoName !== undefined && new.target === ErrnoError) {
       // A constructor may return another object: the Deno class, with the same fields.
       const e = new (flavor(denoName))(message, errorOptions) as

@@ -16,6 +16,8 @@
  */
 
 import { ErrnoError } from "./errno.ts";
+import { SYS_OPENAT2 } from "./constants.ts";
+import { OPEN_HOW_SIZE } from "./structs.ts";
 
 /** The largest byte count netio passes to one read/write/sendfile/splice call (1 GiB). */
 export const MAX_IO = 1 << 30;
@@ -255,6 +257,45 @@ export const SYMBOLS = {
       "u32", // mode_t mode (variadic; unused without O_CREAT)
     ],
     result: "i32",
+  },
+  openat: {
+    parameters: [
+      "i32", // int dirfd
+      "buffer", // const char *pathname (NUL-terminated)
+      "i32", // int flags
+      "u32", // mode_t mode (variadic; unused without O_CREAT)
+    ],
+    result: "i32",
+  },
+  // glibc has no openat2 wrapper: long syscall(long number, ...). Both arches pass variadic
+  // arguments in the same registers as fixed ones, so a fixed prototype per use is exact.
+  syscall_openat2: {
+    name: "syscall",
+    parameters: [
+      "i64", // long number (SYS_openat2)
+      "i32", // int dirfd
+      "buffer", // const char *pathname (NUL-terminated)
+      "buffer", // struct open_how *how
+      "usize", // size_t size (sizeof(struct open_how))
+    ],
+    result: "i32", // long: an fd or -1
+  },
+  readlinkat: {
+    parameters: [
+      "i32", // int dirfd
+      "buffer", // const char *pathname (NUL-terminated; "" with an O_PATH fd of the link)
+      "buffer", // char *buf
+      "usize", // size_t bufsiz
+    ],
+    result: "i32", // ssize_t, bufsiz <= PATH_MAX
+  },
+  getdents64: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // void *dirp (struct linux_dirent64 records)
+      "usize", // size_t count
+    ],
+    result: "i32", // ssize_t, count <= MAX_IO
   },
   fstat: {
     parameters: [
@@ -607,8 +648,56 @@ export function sysFcntl(fd: number, cmd: number, arg: number): number {
 /** open(2) of a NUL-terminated path. */
 export function sysOpen(path: Uint8Array<ArrayBuffer>, flags: number): number {
   const s = lib ? lib.symbols : load();
-  if (path[path.byteLength - 1] !== 0) throw new TypeError("path must be NUL-terminated");
+  checkNul(path);
   return ret(s.open(path, flags, 0));
+}
+
+/** Throws unless `path` ends with its NUL terminator (C reads up to it). */
+function checkNul(path: Uint8Array): void {
+  if (path[path.byteLength - 1] !== 0) throw new TypeError("path must be NUL-terminated");
+}
+
+/** openat(2) of a NUL-terminated path relative to `dirfd`. */
+export function sysOpenat(dirfd: number, path: Uint8Array<ArrayBuffer>, flags: number): number {
+  const s = lib ? lib.symbols : load();
+  checkNul(path);
+  return ret(s.openat(dirfd, path, flags, 0));
+}
+
+const SYS_OPENAT2_BIG = BigInt(SYS_OPENAT2);
+const OPEN_HOW_SIZE_BIG = BigInt(OPEN_HOW_SIZE);
+
+/**
+ * openat2(2) through syscall(2) (Linux 5.6+; glibc has no wrapper) of a NUL-terminated path
+ * relative to `dirfd`; `how` is an encoded struct open_how (see {@linkcode encodeOpenHow}).
+ * Where the kernel lacks it the result is -ENOSYS; a seccomp filter may answer -EPERM.
+ */
+export function sysOpenat2(
+  dirfd: number,
+  path: Uint8Array<ArrayBuffer>,
+  how: Uint8Array<ArrayBuffer>,
+): number {
+  const s = lib ? lib.symbols : load();
+  checkNul(path);
+  if (how.byteLength !== OPEN_HOW_SIZE) throw new TypeError("how must be a struct open_how");
+  return ret(s.syscall_openat2(SYS_OPENAT2_BIG, dirfd, path, how, OPEN_HOW_SIZE_BIG));
+}
+
+/** readlinkat(2) into the whole of `buf` (no NUL is added: the result is the byte count). */
+export function sysReadlinkat(
+  dirfd: number,
+  path: Uint8Array<ArrayBuffer>,
+  buf: Uint8Array<ArrayBuffer>,
+): number {
+  const s = lib ? lib.symbols : load();
+  checkNul(path);
+  return ret(s.readlinkat(dirfd, path, buf, BigInt(buf.byteLength)));
+}
+
+/** getdents64(2) into the whole of `buf` (linux_dirent64 records, see structs.ts). */
+export function sysGetdents64(fd: number, buf: Uint8Array<ArrayBuffer>): number {
+  const s = lib ? lib.symbols : load();
+  return ret(s.getdents64(fd, buf, readSize(buf.byteLength)));
 }
 
 /** fstat(2) into a buffer of STAT_SIZE bytes (see structs.ts). */

@@ -1,6 +1,6 @@
 /**
  * Struct layouts and their codecs: sockaddr_in/_in6, epoll_event, iovec, linger, struct stat
- * (the fields netio reads) and tcp_info. Every offset netio knows lives here; layouts that differ
+ * (the fields netio reads), struct open_how, linux_dirent64 and tcp_info. Every offset netio knows lives here; layouts that differ
  * by architecture are chosen from `Deno.build.arch` (or passed explicitly, for tests).
  *
  * All codecs are pure functions over bytes: no syscalls, no pointers except in
@@ -318,6 +318,104 @@ export function decodeStat(b: Uint8Array, arch: Arch = ARCH): { mode: number; si
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const { modeOffset, sizeOffset } = statLayout(arch);
   return { mode: v.getUint32(modeOffset, true), size: Number(v.getBigInt64(sizeOffset, true)) };
+}
+
+/** Offsets shared by both arches: st_dev (u64) at 0, st_ino (u64) at 8, st_mtim at 88. */
+const STAT_DEV_OFFSET = 0;
+const STAT_INO_OFFSET = 8;
+const STAT_MTIME_OFFSET = 88; // struct timespec: tv_sec (i64), then tv_nsec (i64)
+
+/** The fields of struct stat a file server needs: type, size, identity, modification time. */
+export interface FileStat {
+  /** st_mode: type bits (S_IFMT) and permissions. */
+  mode: number;
+  /** st_size in bytes. */
+  size: number;
+  /** st_dev: the device; with `ino`, the file's identity. */
+  dev: bigint;
+  /** st_ino: the inode number. */
+  ino: bigint;
+  /** st_mtim in milliseconds since the epoch (sub-millisecond precision kept as a fraction). */
+  mtimeMs: number;
+}
+
+/**
+ * Decodes {@linkcode FileStat} from a struct stat buffer. x86_64 and aarch64 differ only before
+ * st_size (see {@linkcode statLayout}); dev, ino and the timestamps sit at the same offsets.
+ */
+export function decodeFileStat(b: Uint8Array, arch: Arch = ARCH): FileStat {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const { mode, size } = decodeStat(b, arch);
+  const seconds = Number(v.getBigInt64(STAT_MTIME_OFFSET, true));
+  const nanoseconds = Number(v.getBigInt64(STAT_MTIME_OFFSET + 8, true));
+  return {
+    mode,
+    size,
+    dev: v.getBigUint64(STAT_DEV_OFFSET, true),
+    ino: v.getBigUint64(STAT_INO_OFFSET, true),
+    mtimeMs: seconds * 1000 + nanoseconds / 1e6,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// struct open_how (openat2)
+
+/** sizeof(struct open_how): { u64 flags; u64 mode; u64 resolve } (linux/openat2.h, version 0). */
+export const OPEN_HOW_SIZE = 24;
+
+/**
+ * Encodes struct open_how. Made once per flag combination and reused: the kernel only reads it.
+ * `mode` must be 0 unless `flags` has O_CREAT or O_TMPFILE (openat2 refuses it with EINVAL).
+ */
+export function encodeOpenHow(
+  flags: number,
+  resolve: number,
+  mode = 0,
+): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(OPEN_HOW_SIZE);
+  const v = new DataView(b.buffer);
+  // Unsigned: the kernel refuses unknown high bits, so a sign-extended int would be EINVAL.
+  v.setBigUint64(0, BigInt(flags >>> 0), true);
+  v.setBigUint64(8, BigInt(mode >>> 0), true);
+  v.setBigUint64(16, BigInt(resolve >>> 0), true);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// struct linux_dirent64 (getdents64)
+
+/** One directory entry as getdents64 reports it. */
+export interface RawDirent {
+  /** The entry's name (bytes decoded as UTF-8; invalid sequences become U+FFFD). */
+  name: string;
+  /** The name's raw bytes (a copy), for names that are not valid UTF-8. */
+  nameBytes: Uint8Array<ArrayBuffer>;
+  /** d_type: DT_REG, DT_DIR, DT_LNK..., or DT_UNKNOWN when the filesystem does not say. */
+  type: number;
+}
+
+const direntDecoder = new TextDecoder();
+
+/**
+ * Decodes the `length` bytes getdents64 wrote into `b`: records of { u64 d_ino; i64 d_off;
+ * u16 d_reclen; u8 d_type; char d_name[] (NUL-terminated) }, each d_reclen long (8-aligned).
+ * "." and ".." are kept: the caller decides.
+ */
+export function decodeDirents(b: Uint8Array, length: number): RawDirent[] {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: RawDirent[] = [];
+  let at = 0;
+  while (at + 19 < length) {
+    const reclen = v.getUint16(at + 16, true);
+    if (reclen < 20 || at + reclen > length) break; // cannot happen with a kernel-filled buffer
+    const nameStart = at + 19;
+    let nameEnd = nameStart;
+    while (nameEnd < at + reclen && b[nameEnd] !== 0) nameEnd++;
+    const nameBytes = b.slice(nameStart, nameEnd) as Uint8Array<ArrayBuffer>;
+    out.push({ name: direntDecoder.decode(nameBytes), nameBytes, type: b[at + 18]! });
+    at += reclen;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

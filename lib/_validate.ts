@@ -168,3 +168,65 @@ export function checkOptionalByteCount(value: unknown, what: string): number | u
   }
   return value;
 }
+
+/** The longest path the kernel takes, in UTF-8 bytes without the NUL (PATH_MAX - 1). */
+export const MAX_PATH_BYTES = 4095;
+
+/** The UTF-8 length of a well-formed string (surrogate pairs: 4 bytes, counted 2 per unit). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
+  }
+  return n;
+}
+
+/**
+ * A path for a syscall: TypeError unless a string (or, with `allowUrl`, a `file:` URL, decoded as
+ * Deno decodes one) that is not empty (unless `allowEmpty`), holds no NUL byte (C would stop
+ * there and open another file) and no lone surrogate (UTF-8 would turn it into U+FFFD: another
+ * name); RangeError when its UTF-8 form is longer than {@linkcode MAX_PATH_BYTES}. So the path
+ * can be encoded into a PATH_MAX buffer without a further check.
+ *
+ * @example
+ * ```ts
+ * import { checkPath } from "./_validate.ts";
+ * console.log(checkPath("a/b.txt", "path")); // "a/b.txt"
+ * console.log(checkPath(new URL("file:///tmp/a%20b"), "path", { allowUrl: true })); // "/tmp/a b"
+ * ```
+ */
+export function checkPath(
+  value: unknown,
+  what: string,
+  options: { allowUrl?: boolean; allowEmpty?: boolean } = {},
+): string {
+  if (options.allowUrl && value instanceof URL) {
+    if (value.protocol !== "file:") {
+      throw new TypeError(`${what} must be a file: URL, got ${value.href}`);
+    }
+    value = decodeURIComponent(value.pathname);
+  }
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `${what} must be a path string${options.allowUrl ? " or file: URL" : ""}, got ${
+        shown(value)
+      }`,
+    );
+  }
+  if (value.length === 0 && !options.allowEmpty) {
+    throw new TypeError(`${what} must not be empty`);
+  }
+  if (value.includes("\0")) {
+    throw new TypeError(`${what} must not contain a NUL byte, got ${JSON.stringify(value)}`);
+  }
+  if (!value.isWellFormed()) {
+    throw new TypeError(`${what} must be well-formed Unicode (no lone surrogate)`);
+  }
+  if (value.length > MAX_PATH_BYTES || utf8Length(value) > MAX_PATH_BYTES) {
+    throw new RangeError(
+      `${what} must be at most ${MAX_PATH_BYTES} bytes in UTF-8, got ${utf8Length(value)}`,
+    );
+  }
+  return value;
+}

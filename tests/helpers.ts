@@ -1,5 +1,6 @@
 /**
- * Shared test helpers: the process's open-fd count and a connected loopback TCP pair.
+ * Shared test helpers: the process's open-fd count, its open descriptors by identity, and a
+ * connected loopback TCP pair.
  * Kept small and stable: other test files import these.
  *
  * @module
@@ -9,7 +10,7 @@ import assert from "node:assert/strict";
 import { TcpListener, TcpStream, transferStats } from "../mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../ffi/constants.ts";
 import { sysClose, sysFcntl, sysFstat, sysOpen } from "../ffi/libc.ts";
-import { decodeStat, STAT_SIZE } from "../ffi/structs.ts";
+import { decodeFileStat, decodeStat, STAT_SIZE } from "../ffi/structs.ts";
 
 const PROC_SELF_FD = new TextEncoder().encode("/proc/self/fd\0");
 const statBuf = new Uint8Array(STAT_SIZE);
@@ -38,6 +39,46 @@ export function fdCount(): number {
   let n = 0;
   for (let fd = 0; fd < 65536; fd++) if (sysFcntl(fd, F_GETFD, 0) >= 0) n++;
   return n;
+}
+
+/**
+ * Open descriptors of this process (scanned with fcntl, since Deno wants --allow-all for
+ * /proc/self/fd): number -> identity, "dev:ino" (st_dev and st_ino from fstat, as
+ * {@linkcode fileIdentity} writes them), so that a number closed and reused by another object
+ * meanwhile does not pass for the same descriptor.
+ */
+export function openFds(): Map<number, string> {
+  const m = new Map<number, string>();
+  const stat = new Uint8Array(STAT_SIZE);
+  for (let fd = 0; fd < 4096; fd++) {
+    if (sysFcntl(fd, F_GETFD, 0) < 0) continue;
+    if (sysFstat(fd, stat) < 0) continue;
+    const { dev, ino } = decodeFileStat(stat);
+    m.set(fd, `${dev}:${ino}`);
+  }
+  return m;
+}
+
+/** The identity of a file as {@linkcode openFds} writes it ("dev:ino"), from `Deno.stat`. */
+export function fileIdentity(info: Deno.FileInfo): string {
+  return `${info.dev}:${info.ino}`;
+}
+
+/**
+ * Descriptors open now that were not open in `before` (same number and identity), after a
+ * bounded wait for threads that are still exiting. All test files share one process, so a count
+ * can move for reasons of other files' (a Worker's runtime releasing its own descriptors late);
+ * a descriptor that appeared during the test and stayed is a leak whatever else happens.
+ */
+export async function leakedFds(before: Map<number, string>): Promise<number[]> {
+  let leaked: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const now = openFds();
+    leaked = [...now].filter(([fd, id]) => before.get(fd) !== id).map(([fd]) => fd);
+    if (leaked.length === 0) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return leaked;
 }
 
 /** A connected loopback pair with the listener that accepted it. */

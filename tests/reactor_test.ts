@@ -5,13 +5,11 @@ import {
   sysClose,
   sysEventfd,
   sysFcntl,
-  sysFstat,
   sysOpen,
   sysPipe2,
   sysRead,
   sysWrite,
 } from "../ffi/libc.ts";
-import { STAT_SIZE } from "../ffi/structs.ts";
 import {
   EFD_CLOEXEC,
   EFD_NONBLOCK,
@@ -20,8 +18,7 @@ import {
   O_NONBLOCK,
 } from "../ffi/constants.ts";
 
-const F_GETFD = 1;
-import { tcpPair } from "./helpers.ts";
+import { leakedFds, openFds, tcpPair } from "./helpers.ts";
 import { setImmediate } from "node:timers";
 
 Reactor.default(); // owns its fds for the process lifetime: create it before any baseline
@@ -43,38 +40,6 @@ for (const parking of ["worker", "nonblocking"] as const) {
   await warm.close();
 }
 await Deno.remove(await Deno.makeTempFile());
-
-/**
- * Open descriptors of this process (scanned with fcntl, since Deno wants --allow-all for
- * /proc/self/fd): number -> identity (st_dev and st_ino from fstat).
- */
-function openFds(): Map<number, string> {
-  const m = new Map<number, string>();
-  const stat = new Uint8Array(STAT_SIZE);
-  for (let fd = 0; fd < 4096; fd++) {
-    if (sysFcntl(fd, F_GETFD, 0) < 0) continue;
-    if (sysFstat(fd, stat) < 0) continue;
-    m.set(fd, Array.from(stat.subarray(0, 16), (b) => b.toString(16)).join(""));
-  }
-  return m;
-}
-
-/**
- * Descriptors open now that were not open in `before` (same number and identity), after a
- * bounded wait for threads that are still exiting. All test files share one process, so a count
- * can move for reasons of other files' (a Worker's runtime releasing its own descriptors late);
- * a descriptor that appeared during the test and stayed is a leak whatever else happens.
- */
-async function leakedFds(before: Map<number, string>): Promise<number[]> {
-  let leaked: number[] = [];
-  for (let i = 0; i < 100; i++) {
-    const now = openFds();
-    leaked = [...now].filter(([fd, id]) => before.get(fd) !== id).map(([fd]) => fd);
-    if (leaked.length === 0) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return leaked;
-}
 
 const ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 

@@ -8,17 +8,18 @@
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, S_IFDIR, S_IFMT, S_IFREG } from "../../ffi/constants.ts";
 import { EINTR, EINVAL, EISDIR, ErrnoError } from "../../ffi/errno.ts";
 import { check, fail, sysClose, sysFstat, sysOpen } from "../../ffi/libc.ts";
-import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
+import { decodeFileStat, type FileStat, STAT_SIZE } from "../../ffi/structs.ts";
 import { OwnedFd } from "../net/fd.ts";
 import { requireRead } from "../_permissions.ts";
+import { checkPath } from "../_validate.ts";
 
 const statBuf = new Uint8Array(STAT_SIZE);
 const encoder = new TextEncoder();
 
-/** fstat(2) on an open descriptor: type bits and size. */
-export function fstat(fd: number): { mode: number; size: number } {
+/** fstat(2) on an open descriptor: type bits, size, identity and modification time. */
+export function fstat(fd: number): FileStat {
   check(sysFstat(fd, statBuf), "fstat");
-  return decodeStat(statBuf);
+  return decodeFileStat(statBuf);
 }
 
 /**
@@ -40,16 +41,18 @@ export function fstat(fd: number): { mode: number; size: number } {
 export class FileHandle {
   #fd: OwnedFd;
   #size: number;
+  #mtimeMs: number;
   #path: string;
 
-  /** @internal Use {@linkcode openFile}. */
-  constructor(fd: number, size: number, path: string) {
+  /** @internal Use {@linkcode openFile} or `FileRoot.open`. */
+  constructor(fd: number, stat: { size: number; mtimeMs: number }, path: string) {
     this.#fd = new OwnedFd(fd);
-    this.#size = size;
+    this.#size = stat.size;
+    this.#mtimeMs = stat.mtimeMs;
     this.#path = path;
   }
 
-  /** The path the file was opened by. */
+  /** The path the file was opened by (for a file opened under a root: the root, "/", the path). */
   get path(): string {
     return this.#path;
   }
@@ -57,6 +60,15 @@ export class FileHandle {
   /** Size in bytes when opened (sendFile checks the current size again before sending). */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Last modification time when opened, in milliseconds since the epoch (st_mtim, with its
+   * sub-millisecond part as a fraction): `new Date(file.mtimeMs).toUTCString()` is a
+   * Last-Modified value.
+   */
+  get mtimeMs(): number {
+    return this.#mtimeMs;
   }
 
   /** The descriptor (read-only, for advanced use). Throws ClosedError once closed. */
@@ -104,14 +116,7 @@ export class FileHandle {
  * ```
  */
 export function openFile(path: string | URL): FileHandle {
-  if (path instanceof URL) {
-    if (path.protocol !== "file:") throw new TypeError(`openFile needs a file: URL, got ${path}`);
-    path = decodeURIComponent(path.pathname);
-  }
-  if (typeof path !== "string") throw new TypeError("openFile expects a path string or file URL");
-  if (path.length === 0 || path.includes("\0")) {
-    throw new TypeError(`invalid path: ${JSON.stringify(path)}`);
-  }
+  path = checkPath(path, "openFile path", { allowUrl: true });
   requireRead(path);
   const bytes = encoder.encode(path);
   const cPath = new Uint8Array(bytes.length + 1);
@@ -119,12 +124,21 @@ export function openFile(path: string | URL): FileHandle {
   let fd = sysOpen(cPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   while (fd === -EINTR) fd = sysOpen(cPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw fail(fd, "open", path);
+  return adoptRegularFile(fd, "open", path);
+}
+
+/**
+ * Wraps a freshly opened descriptor in a {@linkcode FileHandle} if it is a regular file; else
+ * closes it and throws ErrnoError EISDIR (a directory) or EINVAL (a FIFO, device or socket: no
+ * size to send). The one home of that check, for {@linkcode openFile} and `FileRoot.open`.
+ */
+export function adoptRegularFile(fd: number, syscall: string, path: string): FileHandle {
   try {
-    const { mode, size } = fstat(fd);
-    const type = mode & S_IFMT;
-    if (type === S_IFDIR) throw new ErrnoError(EISDIR, "open", { detail: path });
-    if (type !== S_IFREG) throw new ErrnoError(EINVAL, "open", { detail: path });
-    return new FileHandle(fd, size, path);
+    const stat = fstat(fd);
+    const type = stat.mode & S_IFMT;
+    if (type === S_IFDIR) throw new ErrnoError(EISDIR, syscall, { detail: path });
+    if (type !== S_IFREG) throw new ErrnoError(EINVAL, syscall, { detail: path });
+    return new FileHandle(fd, stat, path);
   } catch (e) {
     sysClose(fd);
     throw e;
