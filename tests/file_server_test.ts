@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { INCOMPLETE, PARSE_ERROR, ResponseParser } from "../lib/http/mod.ts";
 import { Reactor, TcpStream } from "../mod.ts";
-import { parseRange, serveFiles } from "../examples/file_server.ts";
-import { assertNoNewFd, assertSameBytes } from "./helpers.ts";
+import { serveFiles } from "../examples/file_server.ts";
+import { parseRange } from "../lib/http/serve_file.ts";
+import { assertSameBytes, leakedFds, openFds } from "./helpers.ts";
 
 Reactor.default();
 
@@ -26,7 +27,10 @@ Deno.writeFileSync(`${root}/big.bin`, big);
 Deno.writeTextFileSync(`${base}/secret.txt`, "do not serve");
 Deno.symlinkSync(`${base}/secret.txt`, `${root}/escape.txt`);
 Deno.symlinkSync(base, `${root}/escape-dir`);
-Deno.symlinkSync(`${root}/hello.txt`, `${root}/inside.txt`);
+// Relative links that stay inside are served; absolute ones are refused even when they point
+// inside (RESOLVE_BENEATH resolves them from "/", which is outside the root).
+Deno.symlinkSync("hello.txt", `${root}/inside.txt`);
+Deno.symlinkSync(`${root}/hello.txt`, `${root}/absolute-inside.txt`);
 
 interface Response {
   status: number;
@@ -134,9 +138,12 @@ Deno.test("file server: GET, HEAD, Range, 404, 405 and keep-alive pipelining", a
     assert.equal(empty.body.length, 0);
 
     assert.equal((await get(server.port, "/missing.txt")).status, 404);
-    assert.equal((await get(server.port, "/sub")).status, 404);
+    const bare = await get(server.port, "/sub?x=1");
+    assert.equal(bare.status, 301);
+    assert.equal(bare.headers.get("location"), "/sub/?x=1");
     assert.equal(text(await get(server.port, "/sub/")), "<p>index</p>");
     assert.equal(text(await get(server.port, "/inside.txt")), "hello, world\n");
+    assert.equal((await get(server.port, "/absolute-inside.txt")).status, 403);
     const post = await get(server.port, "/hello.txt", "Content-Length: 0\r\n", "POST");
     assert.equal(post.status, 405);
     assert.equal(post.headers.get("allow"), "GET, HEAD");
@@ -159,9 +166,42 @@ Deno.test("file server: GET, HEAD, Range, 404, 405 and keep-alive pipelining", a
   }
 });
 
-Deno.test("file server: every way out of the root is 403, never the file", async () => {
+Deno.test("file server: a directory without index.html is listed (names escaped); ETag gives 304", async () => {
+  Deno.mkdirSync(`${root}/list`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/list/a <b>.txt`, "a");
+  Deno.mkdirSync(`${root}/list/inner`, { recursive: true });
   const server = await serveFiles({ root, port: 0 });
   try {
+    const page = await get(server.port, "/list/");
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    const html = text(page);
+    assert.match(html, /<a href="a%20%3Cb%3E\.txt">a &#60;b&#62;\.txt<\/a>/);
+    assert.match(html, /<a href="inner\/">inner\/<\/a>/);
+    assert.doesNotMatch(html, /<b>/);
+    const first = await get(server.port, "/hello.txt");
+    const etag = first.headers.get("etag")!;
+    assert.ok(etag, "no ETag");
+    const again = await get(server.port, "/hello.txt", `If-None-Match: ${etag}\r\n`);
+    assert.equal(again.status, 304);
+    assert.equal(again.body.length, 0);
+    assert.equal(server.stats().open, "openat2");
+  } finally {
+    await server.close();
+  }
+});
+
+for (const method of ["openat2", "walk"] as const) {
+  Deno.test(`file server (${method}): every way out of the root is 403, never the file`, async () => {
+    const server = await serveFiles({ root, port: 0, method });
+    assert.equal(server.stats().open, method);
+    await assertNoWayOut(server.port).finally(() => server.close());
+  });
+}
+
+async function assertNoWayOut(port: number): Promise<void> {
+  const server = { port };
+  {
     const attempts = [
       "/../secret.txt",
       "/sub/../../secret.txt",
@@ -183,10 +223,8 @@ Deno.test("file server: every way out of the root is 403, never the file", async
     assert.equal((await get(server.port, "/%252e%252e/secret.txt")).status, 404);
     assert.equal((await get(server.port, "/%zz")).status, 400);
     assert.equal((await get(server.port, "/a%00b")).status, 400);
-  } finally {
-    await server.close();
   }
-});
+}
 
 Deno.test("file server: a malformed request gets the parser's error and the connection closes", async () => {
   const server = await serveFiles({ root, port: 0 });
@@ -207,7 +245,8 @@ Deno.test("file server: a malformed request gets the parser's error and the conn
 });
 
 Deno.test("file server: clients leaving mid-body cost nothing and leave no fd open", async () => {
-  await assertNoNewFd(async () => {
+  const before = openFds();
+  {
     const server = await serveFiles({ root, port: 0 });
     try {
       for (let i = 0; i < 3; i++) {
@@ -221,9 +260,10 @@ Deno.test("file server: clients leaving mid-body cost nothing and leave no fd op
       // The server still answers.
       assert.equal((await get(server.port, "/hello.txt")).status, 200);
     } finally {
-      await server.close(); // resolves once every connection's handler is done
+      await server.close(); // resolves once every connection is closed
     }
-  });
+  }
+  assert.deepEqual(await leakedFds(before), []);
 });
 
 Deno.test("file server: --help prints the usage and exits 0", async () => {

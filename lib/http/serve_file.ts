@@ -7,6 +7,7 @@
 
 import { sysPread } from "../../ffi/libc.ts";
 import { FileHandle, openFile } from "../transfer/file.ts";
+import type { FileRoot } from "../transfer/root.ts";
 import { checkObject } from "../_validate.ts";
 import { fileBodies } from "./_serve_response.ts";
 
@@ -62,10 +63,22 @@ export function contentTypeOf(path: string): string {
 
 /** Options of {@linkcode serveFile}. */
 export interface ServeFileOptions {
+  /**
+   * Open `file` (a relative path) under this root ({@linkcode openRoot}): the kernel refuses any
+   * way out of it (403), atomically, and `--allow-read` was checked once for the root.
+   */
+  root?: FileRoot;
   /** Extra response headers (e.g. Cache-Control). */
   headers?: HeadersInit;
   /** Content-Type; default from the file's extension. */
   contentType?: string;
+}
+
+function textResponse(status: number, text: string): Response {
+  return new Response(text, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
 }
 
 /** Closes handles whose response was dropped without being sent or read. */
@@ -86,22 +99,33 @@ function matchesEtag(list: string, etag: string): boolean {
   });
 }
 
-/** A single `bytes=` range as [start, end] inclusive; null to ignore; "unsatisfiable". */
-function parseRange(value: string, size: number): [number, number] | null | "unsatisfiable" {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
-  if (m === null) return null; // absent, malformed or several ranges: the whole file
-  const [, a, b] = m;
-  if (a === "" && b === "") return null;
-  if (a === "") {
-    const suffix = Number(b);
-    if (suffix === 0) return "unsatisfiable";
-    return [Math.max(0, size - suffix), size - 1];
+/** A byte range `[start, end]` (inclusive, as in Content-Range). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Parses a Range header against a file size (RFC 9110 14.1.2): one range, "unsatisfiable", or
+ * null to ignore the header (another unit, several ranges, a malformed spec: a server may ignore
+ * Range and answer 200 with the whole file).
+ */
+export function parseRange(value: string, size: number): ByteRange | "unsatisfiable" | null {
+  const m = /^bytes=\s*(\d*)-(\d*)\s*$/i.exec(value);
+  if (!m) return null;
+  const [, first = "", last = ""] = m;
+  if (first === "" && last === "") return null;
+  if (first === "") {
+    // Suffix range: the last N bytes.
+    const n = Number(last);
+    if (n === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - n), end: size - 1 };
   }
-  const start = Number(a);
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Number(last);
+  if (last !== "" && end < start) return null;
   if (start >= size) return "unsatisfiable";
-  const end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
-  if (end < start) return null;
-  return [start, end];
+  return { start, end: Math.min(end, size - 1) };
 }
 
 /** A body that reads the range with pread, for whoever reads the Response without netio. */
@@ -182,13 +206,21 @@ export function serveFile(
     handle = file;
   } else {
     try {
-      handle = openFile(file);
+      if (options.root === undefined) {
+        handle = openFile(file);
+      } else {
+        if (typeof file !== "string") throw new TypeError("serveFile: with a root, file is a path");
+        handle = options.root.open(file);
+      }
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory) {
-        return new Response("404 Not Found\n", {
-          status: 404,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
+      if (
+        error instanceof Deno.errors.NotFound || error instanceof Deno.errors.IsADirectory ||
+        error instanceof Deno.errors.NotADirectory
+      ) {
+        return textResponse(404, "404 Not Found\n");
+      }
+      if (error instanceof Deno.errors.PermissionDenied) {
+        return textResponse(403, "403 Forbidden\n");
       }
       throw error;
     }
@@ -239,9 +271,9 @@ export function serveFile(
     }
     if (range !== null) {
       status = 206;
-      offset = range[0];
-      length = range[1] - range[0] + 1;
-      headers.set("content-range", `bytes ${range[0]}-${range[1]}/${size}`);
+      offset = range.start;
+      length = range.end - range.start + 1;
+      headers.set("content-range", `bytes ${range.start}-${range.end}/${size}`);
     }
   }
   const response = new Response(rangeStream(handle, owned, offset, length), { status, headers });
