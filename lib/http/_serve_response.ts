@@ -54,11 +54,19 @@ const probe = new Response("probe", { status: 201, headers: { "x-probe": "1" } }
 const RESPONSE = findSlot(probe, "response");
 const HEADERS = findSlot(probe, "headers");
 const LAZY_BODY = findSlot(probe, "lazy static body");
+const LAZY_TYPE = findSlot(probe, "lazy static content type");
+/** The Content-Type Deno gives a string body. */
+const TEXT_TYPE = new Response("x").headers.get("content-type");
 
 function inner(response: Response): InnerResponse | undefined {
   return RESPONSE === undefined
     ? undefined
     : (response as unknown as Record<symbol, InnerResponse | undefined>)[RESPONSE];
+}
+
+function sameBytes(value: unknown, bytes: Uint8Array): boolean {
+  return value instanceof Uint8Array && value.length === bytes.length &&
+    value.every((b, i) => b === bytes[i]);
 }
 
 /** Whether the internal slots look as expected on responses of known content. */
@@ -73,11 +81,30 @@ function slotsWork(): boolean {
     return text !== undefined && text.status === 201 && Array.isArray(text.headerList) &&
       text.headerList.some(([n, v]) => n === "x-probe" && v === "1") &&
       textStatic?.body === "probe" && textStatic.consumed === false &&
-      binaryStatic?.body === bytes && empty !== undefined && empty.body === null &&
-      empty.status === 204 && HEADERS !== undefined;
+      sameBytes(binaryStatic?.body, bytes) && empty !== undefined && empty.body === null &&
+      empty.status === 204 && HEADERS !== undefined && lazySlotsWork();
   } catch {
     return false;
   }
+}
+
+/**
+ * Deno keeps the body of `new Response(string)` and `Response.json()` aside until the response
+ * is looked at ("lazy static body"): checked here against what the public API then shows.
+ */
+function lazySlotsWork(): boolean {
+  if (LAZY_BODY === undefined || LAZY_TYPE === undefined || TEXT_TYPE === null) return false;
+  const text = new Response("lazy") as unknown as Record<symbol, unknown>;
+  const json = Response.json({ a: 1 }) as unknown as Record<symbol, unknown>;
+  const touched = new Response("lazy");
+  const touchedType = touched.headers.get("content-type");
+  const touchedSlots = touched as unknown as Record<symbol, unknown>;
+  const publicJson = Response.json({ a: 1 });
+  return text[LAZY_BODY] === "lazy" && text[LAZY_TYPE] == null &&
+    inner(text as unknown as Response)?.body === null &&
+    json[LAZY_BODY] === '{"a":1}' &&
+    json[LAZY_TYPE] === publicJson.headers.get("content-type") &&
+    touchedType === TEXT_TYPE && touchedSlots[LAZY_BODY] == null;
 }
 
 const SLOTS_WORK = slotsWork();
@@ -96,6 +123,10 @@ export function headerPairs(headers: Headers): [string, string][] {
   return pairs;
 }
 
+function hasContentType(pairs: [string, string][]): boolean {
+  return pairs.some(([name]) => name.length === 12 && name.toLowerCase() === "content-type");
+}
+
 /** A response whose body is known now: status, header pairs, body. */
 export interface StaticParts {
   status: number;
@@ -112,10 +143,28 @@ export function staticParts(response: Response): StaticParts | undefined {
   const r = inner(response);
   if (r === undefined) return undefined;
   const slots = response as unknown as Record<symbol, unknown>;
-  // A lazily built body (Response.json): the public path.
-  if (LAZY_BODY !== undefined && slots[LAZY_BODY] != null) return undefined;
+  const untouched = slots[HEADERS!] == null;
+  const lazy = slots[LAZY_BODY!];
+  if (lazy != null) {
+    // `new Response(string)` or `Response.json()` nobody has looked at: the body and its type
+    // are kept aside (Deno.serve's own fast path), the header list is the init's.
+    if (!untouched || (typeof lazy !== "string" && !(lazy instanceof Uint8Array))) return undefined;
+    const type = (slots[LAZY_TYPE!] as string | null) ??
+      (typeof lazy === "string" ? TEXT_TYPE : null);
+    const headers = type === null ? r.headerList : [...r.headerList, ["content-type", type]] as [
+      string,
+      string,
+    ][];
+    return { status: r.status, headers, body: lazy };
+  }
   // Headers the handler has touched as an object are read through it.
-  const headers = slots[HEADERS!] == null ? r.headerList : headerPairs(response.headers);
+  let headers = untouched ? r.headerList : headerPairs(response.headers);
+  // A Content-Type given alone in the init (`{ headers: { "content-type": ... } }`) is kept
+  // aside too, out of the header list, while the body stays in place.
+  const asideType = slots[LAZY_TYPE!];
+  if (untouched && typeof asideType === "string" && !hasContentType(headers)) {
+    headers = [...headers, ["content-type", asideType]];
+  }
   const body = r.body;
   if (body === null) return { status: r.status, headers, body: null };
   const source = body.streamOrStatic;
