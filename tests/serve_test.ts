@@ -406,3 +406,46 @@ Deno.test("serve: streaming 256 MiB keeps RSS bounded, and the suite's connectio
   assert.ok(peak < 128 * 1024 * 1024, `RSS grew by ${peak} bytes while streaming 256 MiB`);
   assert.deepEqual(await leakedFds(before), []);
 });
+
+Deno.test("serve: without Deno's internal slots (the public path) static bodies still get Content-Length and streams still stream", async () => {
+  const { setUseSlots, useSlots } = await import("../lib/http/_serve_response.ts");
+  const was = useSlots;
+  setUseSlots(false);
+  try {
+    await using server = start((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/json") return Response.json({ a: [1, 2] });
+      if (path === "/bytes") return new Response(new Uint8Array([1, 2, 3]));
+      if (path === "/stream") {
+        let i = 0;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            async pull(controller): Promise<void> {
+              // Each chunk comes a macrotask later: the body cannot be taken for a static one.
+              await new Promise((r) => setTimeout(r, 0));
+              if (i < 3) controller.enqueue(encoder.encode(`s${i++}`));
+              else controller.close();
+            },
+          }),
+        );
+      }
+      return new Response("plain text");
+    });
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const text = await fetch(`${base}/`);
+    assert.equal(text.headers.get("content-length"), "10");
+    assert.equal(text.headers.get("content-type"), "text/plain;charset=UTF-8");
+    assert.equal(await text.text(), "plain text");
+    const json = await fetch(`${base}/json`);
+    assert.equal(json.headers.get("content-type"), "application/json");
+    assert.deepEqual(await json.json(), { a: [1, 2] });
+    const bytes = await fetch(`${base}/bytes`);
+    assert.equal(bytes.headers.get("content-length"), "3");
+    assert.deepEqual([...new Uint8Array(await bytes.arrayBuffer())], [1, 2, 3]);
+    const stream = await fetch(`${base}/stream`);
+    assert.equal(stream.headers.get("transfer-encoding"), "chunked");
+    assert.equal(await stream.text(), "s0s1s2");
+  } finally {
+    setUseSlots(was);
+  }
+});
