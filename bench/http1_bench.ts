@@ -1,7 +1,7 @@
 /**
  * HTTP/1.1 parsing and serialization costs, per request: one wrk-style GET, a batch of 16
- * pipelined GETs (reported per batch; divide by 16), a POST with a body, a chunked POST, and
- * response heads cached vs built.
+ * pipelined GETs (reported per batch; divide by 16), heads that arrive in pieces, a POST with a
+ * body, a chunked POST, and response heads cached vs built.
  */
 import {
   FixedResponse,
@@ -69,6 +69,21 @@ Deno.bench("RequestParser: 16 pipelined GETs (whole batch)", { group: "parse" },
     start += n;
   }
   sink += start;
+});
+
+// An unfinished head is checked byte by byte as it arrives (early rejection); a whole head in one
+// read skips that. These two rows price the partial path.
+const BROWSER_HALF = BROWSER_GET.length >> 1;
+Deno.bench("RequestParser: browser GET in two reads (first half checked early)", {
+  group: "parse",
+}, () => {
+  if (parser.parse(BROWSER_GET, 0, BROWSER_HALF) !== 0) throw new Error("half a head parsed");
+  sink += parser.parse(BROWSER_GET, 0, BROWSER_GET.length);
+});
+
+Deno.bench("RequestParser: wrk GET fed one byte per read", { group: "parse" }, () => {
+  for (let end = 1; end < WRK_GET.length; end++) sink += parser.parse(WRK_GET, 0, end);
+  sink += parser.parse(WRK_GET, 0, WRK_GET.length);
 });
 
 Deno.bench("RequestParser: POST with 13-byte Content-Length body", { group: "parse" }, () => {

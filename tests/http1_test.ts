@@ -7,6 +7,7 @@ import {
   INCOMPLETE,
   PARSE_ERROR,
   RequestParser,
+  type RequestParserOptions,
   ResponseParser,
   statusText,
   writeResponseHead,
@@ -460,6 +461,218 @@ Deno.test("RequestParser rejects an over-long target or header section before it
   const head = enc(`GET / HTTP/1.1\r\n${host}X: ${"b".repeat(17000)}`);
   assert.equal(fields.parse(head, 0, head.length), PARSE_ERROR);
   assert.equal(fields.errorStatus, 431);
+});
+
+/**
+ * Early rejection: [what, bad prefix, status, options]. The head stops being valid at the last
+ * byte of the prefix: every shorter prefix must stay INCOMPLETE, the whole prefix must be
+ * refused, and no blank line ends it (the prefix never holds CRLF CRLF).
+ */
+const EARLY_REJECTIONS: [string, string | Uint8Array, number, RequestParserOptions?][] = [
+  ["bare CR before the request line", "\rG", 400],
+  ["bare CR in the request line", "GET / HTTP/1.1\rH", 400],
+  ["bare CR in a field name", "GET / HTTP/1.1\r\nHo\r", 400],
+  ["bare CR in a field value", `GET / HTTP/1.1\r\n${host}X: a\rb`, 400],
+  ["bare CR where the blank line goes", `GET / HTTP/1.1\r\n${host}\rX`, 400],
+  ["space before the first field", "GET / HTTP/1.1\r\n ", 400],
+  ["tab before the first field", "GET / HTTP/1.1\r\n\t", 400],
+  ["obs-fold", `GET / HTTP/1.1\r\n${host}X: a\r\n `, 400],
+  ["leading space in the request line", " ", 400],
+  ["invalid method byte", "G@", 400],
+  ["NUL in the method", bytes("GE\x00"), 400],
+  ["method over 32 bytes", "M".repeat(33), 400],
+  ["double space in the request line", "GET  ", 400],
+  ["NUL in the target", bytes("GET /a\x00"), 400],
+  ["DEL in the target", bytes("GET /a\x7f"), 400],
+  ["obs-text in the target", bytes("GET /caf\xe9"), 400],
+  ["HTTP/0.9 request line", "GET /\r", 400],
+  ["target over maxUrlBytes", `GET /${"a".repeat(8192)}`, 414],
+  ["HTTX/1.1", "GET / HTTX", 400],
+  ["lowercase version", "GET / h", 400],
+  ["version without a dot", "GET / HTTP/1,", 400],
+  ["non-digit major version", "GET / HTTP/x", 400],
+  ["non-digit minor version", "GET / HTTP/1.x", 400],
+  ["short version", "GET / HTTP/1\r", 400],
+  ["space after the version", "GET / HTTP/1.1 ", 400],
+  ["HTTP/2.0", "GET / HTTP/2", 505],
+  ["HTTP/0.9 with version", "GET / HTTP/0", 505],
+  ["HTTP/1.2", "GET / HTTP/1.2", 505],
+  ["Content-Length over maxBodyBytes", `POST / HTTP/1.1\r\n${host}Content-Length: 1048577`, 413],
+  [
+    "Content-Length that overflows, at the digit that passes maxBodyBytes",
+    `POST / HTTP/1.1\r\n${host}Content-Length: ${"9".repeat(7)}`,
+    413,
+  ],
+  [
+    "Content-Length over a custom maxBodyBytes",
+    `POST / HTTP/1.1\r\n${host}Content-Length:\t 0011`,
+    413,
+    { maxBodyBytes: 10 },
+  ],
+  ["negative Content-Length", `POST / HTTP/1.1\r\n${host}Content-Length: -`, 400],
+  ["Content-Length with a letter", `POST / HTTP/1.1\r\n${host}Content-Length: 1a`, 400],
+  ["Content-Length with inner space", `POST / HTTP/1.1\r\n${host}Content-Length: 1 5`, 400],
+  ["Content-Length list", `POST / HTTP/1.1\r\n${host}Content-Length: 5,`, 400],
+  ["empty Content-Length", `POST / HTTP/1.1\r\n${host}Content-Length: \r`, 400],
+  [
+    "duplicate Content-Length that disagrees",
+    `POST / HTTP/1.1\r\n${host}Content-Length: 5\r\ncontent-length:`,
+    400,
+  ],
+  ["NUL in a field name", bytes(`GET / HTTP/1.1\r\n${host}X\x00`), 400],
+  ["CTL in a field name", bytes(`GET / HTTP/1.1\r\n${host}X\x01`), 400],
+  ["DEL in a field name", bytes(`GET / HTTP/1.1\r\n${host}X\x7f`), 400],
+  ["invalid name byte", `GET / HTTP/1.1\r\n${host}X(`, 400],
+  ["space before the colon", `GET / HTTP/1.1\r\n${host}X `, 400],
+  ["empty field name", `GET / HTTP/1.1\r\n${host}:`, 400],
+  ["NUL in a field value", bytes(`GET / HTTP/1.1\r\n${host}X: a\x00`), 400],
+  ["CTL in a field value", bytes(`GET / HTTP/1.1\r\n${host}X: \x01`), 400],
+  ["DEL in a field value", bytes(`GET / HTTP/1.1\r\n${host}X: a\x7f`), 400],
+  ["CTL in a Content-Length value", bytes(`POST / HTTP/1.1\r\n${host}Content-Length: 1\x01`), 400],
+  ["one field too many", `GET / HTTP/1.1\r\n${host}A: 1\r\nB:`, 431, { maxHeaders: 2 }],
+  ["a bad request after a good one", `${SIMPLE}G@`, 400],
+  ["a bad version after a good request", `${SIMPLE}GET / HTTP/2`, 505],
+  [
+    "a bad field after a request with a body",
+    `POST / HTTP/1.1\r\n${host}Content-Length: 2\r\n\r\nhiGET / HTTP/1.1\r\n${host}X\x01`,
+    400,
+  ],
+  [
+    "a second Content-Length after a request with one",
+    `POST / HTTP/1.1\r\n${host}Content-Length: 0\r\n\r\n` +
+    `POST / HTTP/1.1\r\n${host}Content-Length: 0\r\nContent-Length:`,
+    400,
+  ],
+];
+
+/**
+ * The verdict on each prefix of `input` fed one byte per parse() to one parser: INCOMPLETE while
+ * it may still become valid (complete requests before it are taken off), else the error status.
+ */
+function statusPerByte(input: Uint8Array, options?: RequestParserOptions): number[] {
+  const parser = new RequestParser(options);
+  const statuses: number[] = [];
+  let start = 0;
+  for (let end = 1; end <= input.length; end++) {
+    let r = parser.parse(input, start, end);
+    // Like a server, never with an empty window: the next request starts with its first byte.
+    while (r > 0) {
+      start += r;
+      r = start < end ? parser.parse(input, start, end) : INCOMPLETE;
+    }
+    statuses.push(r === PARSE_ERROR ? parser.errorStatus : r);
+    if (r !== INCOMPLETE) break;
+  }
+  return statuses;
+}
+
+Deno.test("RequestParser refuses a bad head at its first bad byte, before the blank line", () => {
+  for (const [what, raw, status, options] of EARLY_REJECTIONS) {
+    const input = typeof raw === "string" ? enc(raw) : raw;
+    // The refused head itself (after any valid requests before it) never gets its blank line.
+    const valid = parseAtOnce(input).requests.reduce((sum, r) => sum + r.length, 0);
+    assert.equal(decoder.decode(input.subarray(valid)).includes("\r\n\r\n"), false, what);
+    const expected = Array<number>(input.length - 1).fill(INCOMPLETE);
+    expected.push(status);
+    assert.deepEqual(statusPerByte(input, options), expected, what);
+    // The same verdict when the unconsumed bytes move between reads (refused with none left),
+    // and for the prefix in one read, but not for the prefix without its last byte.
+    const bytewise = parseBytewise(input, new RequestParser(options));
+    assert.deepEqual([bytewise.errorStatus, bytewise.rest], [status, 0], what);
+    const parser = new RequestParser(options);
+    assert.equal(statusOf(input, parser), status, what);
+    assert.equal(parser.keepAlive, false, what);
+    assert.notEqual(parser.errorReason, "", what);
+    assert.equal(
+      parseAtOnce(input.subarray(0, -1), new RequestParser(options)).errorStatus,
+      undefined,
+      what,
+    );
+  }
+});
+
+Deno.test("RequestParser refuses early only where the complete head would be refused", () => {
+  // Each bad prefix, completed into a whole head, gets the same status in one read.
+  const completions: [string, string][] = [
+    ["GET / HTTP/1.1\rH", "ost: h\r\n\r\n"],
+    [`GET / HTTP/1.1\r\n${host}X: a\rb`, "\r\n\r\n"],
+    ["GET / HTTP/1.1\r\n ", `${host}\r\n`],
+    ["G@", "T / HTTP/1.1\r\nHost: h\r\n\r\n"],
+    ["GET /a\x7f", " HTTP/1.1\r\nHost: h\r\n\r\n"],
+    ["GET / HTTX", "/1.1\r\nHost: h\r\n\r\n"],
+    ["GET / HTTP/2", ".0\r\nHost: h\r\n\r\n"],
+    ["GET / HTTP/1.2", "\r\nHost: h\r\n\r\n"],
+    [`POST / HTTP/1.1\r\n${host}Content-Length: 1048577`, "\r\n\r\n"],
+    [`POST / HTTP/1.1\r\n${host}Content-Length: 1 5`, "\r\n\r\n"],
+    [`POST / HTTP/1.1\r\n${host}Content-Length: 5\r\ncontent-length:`, " 6\r\n\r\nhello!"],
+    [`GET / HTTP/1.1\r\n${host}X\x01`, ": a\r\n\r\n"],
+    [`GET / HTTP/1.1\r\n${host}X: a\x00`, "\r\n\r\n"],
+  ];
+  for (const [prefix, rest] of completions) {
+    const input = bytes(prefix + rest);
+    const early = statusPerByte(bytes(prefix)).at(-1);
+    assert.equal(parseAtOnce(input).errorStatus, early, JSON.stringify(prefix));
+    assert.equal(parseBytewise(input).errorStatus, early, JSON.stringify(prefix));
+  }
+});
+
+/** Valid input that comes close to every early rule: [what, raw, options]. */
+const VALID_BYTEWISE: [string, string, RequestParserOptions?][] = [
+  ["empty lines before the request line", `\r\n\r\nGET / HTTP/1.1\r\n${host}\r\n`],
+  ["HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n"],
+  ["a 32-byte method", `${"M".repeat(32)} / HTTP/1.1\r\n${host}\r\n`],
+  ["a target of exactly maxUrlBytes", `GET /${"a".repeat(7)} HTTP/1.1\r\n${host}\r\n`, {
+    maxUrlBytes: 8,
+  }],
+  [
+    "every VCHAR in the target",
+    `GET /${"!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~"} HTTP/1.1\r\n${host}\r\n`,
+  ],
+  ["every tchar in a name", `GET / HTTP/1.1\r\n${host}!#$%&'*+-.^_\`|~09AZaz: v\r\n\r\n`],
+  [
+    "obs-text, tabs and an empty value",
+    `GET / HTTP/1.1\r\n${host}A:\t\xe9 \xff\t\r\nB:\r\nC: \r\n\r\n`,
+  ],
+  [
+    "Content-Length with OWS and zeros",
+    `POST / HTTP/1.1\r\n${host}Content-Length:\t 007 \t\r\n\r\nabcdefg`,
+  ],
+  [
+    "Content-Length of exactly maxBodyBytes",
+    `POST / HTTP/1.1\r\n${host}Content-Length: 10\r\n\r\n0123456789`,
+    {
+      maxBodyBytes: 10,
+    },
+  ],
+  ["Content-Length: 0", `POST / HTTP/1.1\r\n${host}Content-Length: 0\r\n\r\n`],
+  [
+    "names that only look like Content-Length",
+    `POST / HTTP/1.1\r\n${host}Content-Lengthy: x\r\nX-Content-Length: 99999999999\r\nContent-Lengt: -\r\nContent-Length: 2\r\n\r\nhi`,
+  ],
+  [
+    "a large number outside Content-Length",
+    `GET / HTTP/1.1\r\n${host}X: ${"9".repeat(40)}\r\n\r\n`,
+  ],
+  ["maxHeaders fields", `GET / HTTP/1.1\r\n${host}A: 1\r\n\r\n`, { maxHeaders: 2 }],
+  [
+    "a chunked body with trailers",
+    `POST / HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nT: v\r\n\r\n`,
+  ],
+  [
+    "pipelined requests with bodies that look like heads",
+    MIXED_BATCH.join("") +
+    `POST / HTTP/1.1\r\n${host}Content-Length: 9\r\n\r\n \r\r\n\x00\xff:\r\n` + SIMPLE,
+  ],
+];
+
+Deno.test("RequestParser gives valid heads fed one byte per read the result they get at once", () => {
+  for (const [what, raw, options] of VALID_BYTEWISE) {
+    const input = bytes(raw);
+    const whole = parseAtOnce(input, new RequestParser(options));
+    assert.equal(whole.errorStatus, undefined, what);
+    assert.equal(whole.rest, 0, what);
+    assert.deepEqual(parseBytewise(input, new RequestParser(options)), whole, what);
+  }
 });
 
 Deno.test("RequestParser answers 413 from Content-Length before the body arrives", () => {

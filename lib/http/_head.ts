@@ -54,6 +54,14 @@ export function isHttpVersionShape(buf: Uint8Array, at: number): boolean {
   return equalsExact(buf, at, VERSION_PREFIX) && buf[at + VERSION_DOT_AT] === DOT;
 }
 
+/** Whether byte `b` can stand at `index` of `HTTP/d.d` (`index` below 8). */
+export function fitsHttpVersion(b: number, index: number): boolean {
+  if (index < VERSION_PREFIX.length) return b === VERSION_PREFIX.charCodeAt(index);
+  if (index === VERSION_DOT_AT) return b === DOT;
+  const d = b - DIGIT_0;
+  return d >= 0 && d < DECIMAL;
+}
+
 /**
  * Finds the end of a message head by looking for CRLF CRLF, resuming where the previous call
  * stopped, so feeding a head one byte per read costs linear time. Offsets are relative to the
@@ -253,6 +261,157 @@ export function parseFieldLines(
   }
   f.count = count;
   return true;
+}
+
+// Phases of a FieldLinesCheck: where in a field line the next byte falls.
+/** At the start of a field line, or of the empty line that ends the head. */
+const AT_LINE_START = 0;
+const IN_NAME = 1;
+const IN_VALUE = 2;
+/** After a CR, where only LF may follow. */
+const AFTER_CR = 3;
+/** A Content-Length value before its digits (OWS), in them, and after them (OWS). */
+const BEFORE_LENGTH = 4;
+const IN_LENGTH = 5;
+const AFTER_LENGTH = 6;
+
+/**
+ * Checks the field lines of an unfinished head as its bytes arrive, so that a head which can
+ * never become valid is refused at its first bad byte instead of when the empty line (or the
+ * header deadline) comes. It resumes where the previous call stopped, so a head fed one byte per
+ * read is checked once in all; a complete head is left to {@link parseFieldLines} and never
+ * comes here.
+ *
+ * Refused: obs-fold and whitespace before the first name, a byte outside a token in a name or
+ * whitespace before its colon, a control byte in a value, a bare CR, one field too many, a second
+ * Content-Length, and a Content-Length that is not a number or is over the body limit. The rules
+ * are those of {@link parseFieldLines} and `noteKnownField`, applied to a prefix, so the status
+ * for a head with one fault is the one the complete head would get.
+ *
+ * The caller guarantees what {@link HeadScanner} checked: every LF in the bytes follows a CR, and
+ * the bytes hold no end of head. Offsets are relative to the message start, like the scanner's.
+ */
+export class FieldLinesCheck {
+  phase = AT_LINE_START;
+  /** Start of the name being read, relative to the message start. */
+  nameStart = 0;
+  fields = 0;
+  contentLengthFields = 0;
+  contentLength = 0;
+  errorStatus = 0;
+  errorReason = "";
+
+  /** Starts a new field section. */
+  begin(): void {
+    this.phase = AT_LINE_START;
+    this.fields = 0;
+    this.contentLengthFields = 0;
+  }
+
+  /**
+   * Checks `buf[from, end)` (absolute; the message starts at `base`); false, with
+   * `errorStatus` and `errorReason` set, at the first byte that no continuation can make valid.
+   */
+  run(
+    buf: Uint8Array,
+    base: number,
+    from: number,
+    end: number,
+    maxFields: number,
+    maxBodyBytes: number,
+  ): boolean {
+    let phase = this.phase;
+    let i = from;
+    while (i < end) {
+      const b = buf[i]!;
+      switch (phase) {
+        case AT_LINE_START:
+          if (b === CR) {
+            phase = AFTER_CR;
+          } else if (TCHAR[b] === 1) {
+            this.nameStart = i - base;
+            phase = IN_NAME;
+          } else {
+            return this.fail(
+              400,
+              b === SP || b === HTAB
+                ? "obsolete line folding in header section"
+                : "invalid header field name",
+            );
+          }
+          i++;
+          break;
+        case IN_NAME:
+          while (i < end && TCHAR[buf[i]!] === 1) i++;
+          if (i === end) break;
+          if (buf[i] !== COLON) {
+            const stop = buf[i];
+            return this.fail(
+              400,
+              stop === SP || stop === HTAB
+                ? "whitespace between header field name and colon"
+                : "invalid header field name",
+            );
+          }
+          if (this.fields === maxFields) return this.fail(431, "too many header fields");
+          this.fields++;
+          phase = IN_VALUE;
+          if (
+            i - base - this.nameStart === NAME_CONTENT_LENGTH.length &&
+            equalsLower(buf, base + this.nameStart, CONTENT_LENGTH)
+          ) {
+            if (++this.contentLengthFields > 1) return this.fail(400, "duplicate Content-Length");
+            this.contentLength = 0;
+            phase = BEFORE_LENGTH;
+          }
+          i++;
+          break;
+        case IN_VALUE:
+          while (i < end && FIELD_VCHAR[buf[i]!] === 1) i++;
+          if (i === end) break;
+          if (buf[i] !== CR) return this.fail(400, "invalid header field value");
+          phase = AFTER_CR;
+          i++;
+          break;
+        case AFTER_CR:
+          if (b !== LF) return this.fail(400, "bare CR in header section");
+          phase = AT_LINE_START;
+          i++;
+          break;
+        default: {
+          // A Content-Length value, byte by byte: OWS, digits, OWS.
+          const d = b - DIGIT_0;
+          if (d >= 0 && d < DECIMAL) {
+            if (phase === AFTER_LENGTH) return this.fail(400, "invalid Content-Length");
+            const n = this.contentLength * DECIMAL + d;
+            if (n > maxBodyBytes) return this.fail(413, "body too large");
+            this.contentLength = n;
+            phase = IN_LENGTH;
+          } else if (b === SP || b === HTAB) {
+            if (phase === IN_LENGTH) phase = AFTER_LENGTH;
+          } else if (b === CR && phase !== BEFORE_LENGTH) {
+            phase = AFTER_CR;
+          } else {
+            return this.fail(
+              400,
+              FIELD_VCHAR[b] === 1 || b === CR
+                ? "invalid Content-Length"
+                : "invalid header field value",
+            );
+          }
+          i++;
+        }
+      }
+    }
+    this.phase = phase;
+    return true;
+  }
+
+  fail(status: number, reason: string): false {
+    this.errorStatus = status;
+    this.errorReason = reason;
+    return false;
+  }
 }
 
 /** Records the fields that decide framing and connection reuse. */

@@ -5,8 +5,10 @@
  * @module
  */
 
-import { DECIMAL, DIGIT_0, equalsExact, latin1, SP, TARGET_CHAR, TCHAR } from "./_bytes.ts";
+import { CR, DECIMAL, DIGIT_0, equalsExact, latin1, LF, SP, TARGET_CHAR, TCHAR } from "./_bytes.ts";
 import {
+  FieldLinesCheck,
+  fitsHttpVersion,
   HTTP_VERSION_LENGTH,
   isHttpVersionShape,
   parseFieldLines,
@@ -32,13 +34,23 @@ const DEFAULT_MAX_URL_BYTES = 8 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Longest method accepted; the longest registered one is 17 bytes (UPDATEREDIRECTREF). */
 const MAX_METHOD_BYTES = 32;
-/**
- * Room for the method, the spaces and ` HTTP/1.1` around a target of `maxUrlBytes`: an
- * unfinished request line longer than that cannot become a valid one.
- */
-const REQUEST_LINE_SLACK = MAX_METHOD_BYTES + 16;
 /** The CRLF after the request line. */
 const CRLF_LENGTH = 2;
+/** `1`: the one major version served, and the highest minor one (HTTP/1.0 and HTTP/1.1). */
+const DIGIT_1 = DIGIT_0 + 1;
+
+// Phases of the check of an unfinished request line: where the next byte falls.
+/** Before the request line, where empty lines are allowed (RFC 9112 2.2). */
+const BEFORE_LINE = 0;
+/** After a CR before the request line, where only LF may follow. */
+const BEFORE_LINE_CR = 1;
+const IN_METHOD = 2;
+const IN_TARGET = 3;
+const IN_VERSION = 4;
+/** After the CR ending the request line, where only LF may follow. */
+const AFTER_LINE_CR = 5;
+/** The request line is fine; the field lines are being checked. */
+const IN_FIELDS = 6;
 
 /**
  * The method as a shared string when it is a standard one, so parsing `GET` allocates nothing.
@@ -124,6 +136,12 @@ export interface RequestParserOptions {
  * `maxBodyBytes`; 505 versions other than HTTP/1.0 and HTTP/1.1 (even HTTP/1.2, which RFC 9110
  * 2.5 would let us read as 1.1: no client sends it, and refusing is the simpler contract).
  *
+ * Errors in the head are found when their byte arrives, not when the head ends: an unfinished
+ * head is checked as it grows (each call resumes where the last one stopped), so a client that
+ * trickles a bad head gets {@link PARSE_ERROR} at its first bad byte rather than at its blank
+ * line or the server's header deadline. Only what needs the whole head waits for it (a missing
+ * Host, the Transfer-Encoding rules).
+ *
  * @example Parse a request that arrives in two reads
  * ```ts
  * import assert from "node:assert/strict";
@@ -149,6 +167,13 @@ export class RequestParser {
   #targetEnd = 0;
   #targetCache = "";
   #expectContinue = false;
+  // Progress of the check of an unfinished head, relative to the message start; see
+  // #checkPartialHead. `#checked` is 0 until the first incomplete parse() of a message.
+  #checked = 0;
+  #phase = BEFORE_LINE;
+  /** Bytes of the method or target so far, or index into the version. */
+  #partLength = 0;
+  readonly #fieldCheck = new FieldLinesCheck();
 
   /** Creates a parser with the given limits (see {@link RequestParserOptions}). */
   constructor(options: RequestParserOptions = {}) {
@@ -176,7 +201,9 @@ export class RequestParser {
     if (state === STATE_FAILED) return PARSE_ERROR;
     if (state === STATE_HEAD) {
       const headLength = core.scanHead(end);
-      if (headLength === INCOMPLETE) return this.#checkPartialHead(buf, start);
+      // The complete head is checked by #parseHead alone: the check of a partial one costs a
+      // request that arrives in one read nothing.
+      if (headLength === INCOMPLETE) return this.#checkPartialHead(buf, start, end);
       if (headLength === PARSE_ERROR || !this.#parseHead(buf, start, headLength)) {
         return PARSE_ERROR;
       }
@@ -334,29 +361,119 @@ export class RequestParser {
   #clearMessage(): void {
     this.#method = "";
     this.#expectContinue = false;
+    this.#checked = 0;
   }
 
-  /** Refuses an unfinished head as soon as it is over a limit, without waiting for its end. */
-  #checkPartialHead(buf: Uint8Array, base: number): number {
+  /**
+   * Refuses an unfinished head as soon as it is over a limit or holds a byte that no continuation
+   * can make valid, without waiting for its end: a client that trickles a bad head gets its
+   * answer at once, not at the header deadline. Resumes after the bytes checked by the previous
+   * call, so a head fed one byte per read is checked in linear time.
+   *
+   * A head is judged by its first bad byte here, by #parseHead's checks in their order when
+   * complete; the two agree on the status unless a head has two faults (`HTTP/2.x` is 505 here,
+   * 400 complete), and then both refuse it.
+   */
+  #checkPartialHead(buf: Uint8Array, base: number, end: number): number {
     const core = this.#core;
     const scanner = core.scanner;
-    if (scanner.lineEnd >= 0) {
-      if (scanner.scanned - (scanner.lineEnd + CRLF_LENGTH) > core.maxHeaderBytes) {
-        return core.fail(431, "header section too large");
-      }
-      return INCOMPLETE;
-    }
+    // In #parseHead's order: empty lines, the request line, the size of the field section.
     if (scanner.lineStart > core.maxHeaderBytes) {
       return core.fail(400, "too many empty lines before the request line");
     }
-    if (scanner.scanned - scanner.lineStart <= this.#maxUrlBytes + REQUEST_LINE_SLACK) {
-      return INCOMPLETE;
+    if (this.#checked === 0) this.#phase = BEFORE_LINE;
+    let i = base + this.#checked;
+    if (this.#phase !== IN_FIELDS) {
+      i = this.#checkRequestLine(buf, i, end);
+      if (i < 0) return PARSE_ERROR;
     }
-    let i = base + scanner.lineStart;
-    while (TCHAR[buf[i]!] === 1) i++;
-    return buf[i] === SP && i - base - scanner.lineStart <= MAX_METHOD_BYTES
-      ? core.fail(414, "request target too long")
-      : core.fail(400, "malformed request line");
+    if (
+      scanner.lineEnd >= 0 &&
+      scanner.scanned - (scanner.lineEnd + CRLF_LENGTH) > core.maxHeaderBytes
+    ) {
+      return core.fail(431, "header section too large");
+    }
+    const fieldCheck = this.#fieldCheck;
+    if (i < end && !fieldCheck.run(buf, base, i, end, core.fields.maxFields, core.maxBodyBytes)) {
+      return core.fail(fieldCheck.errorStatus, fieldCheck.errorReason);
+    }
+    this.#checked = end - base;
+    return INCOMPLETE;
+  }
+
+  /**
+   * Checks the unfinished request line from `buf[i]` on, by the rules of #parseHead. Returns
+   * where the field lines start once the line is complete, `end` while it is not, or -1 after
+   * refusing it.
+   */
+  #checkRequestLine(buf: Uint8Array, i: number, end: number): number {
+    const core = this.#core;
+    let phase = this.#phase;
+    let length = this.#partLength;
+    for (; i < end; i++) {
+      const b = buf[i]!;
+      switch (phase) {
+        case BEFORE_LINE:
+          if (b === CR) phase = BEFORE_LINE_CR;
+          else if (TCHAR[b] === 1) {
+            phase = IN_METHOD;
+            length = 1;
+          } else return core.fail(400, "malformed request line");
+          break;
+        case BEFORE_LINE_CR:
+          if (b !== LF) return core.fail(400, "bare CR before the request line");
+          phase = BEFORE_LINE;
+          break;
+        case IN_METHOD:
+          if (TCHAR[b] === 1) {
+            if (++length > MAX_METHOD_BYTES) return core.fail(400, "method too long");
+          } else if (b === SP) {
+            phase = IN_TARGET;
+            length = 0;
+          } else return core.fail(400, "malformed request line");
+          break;
+        case IN_TARGET:
+          if (TARGET_CHAR[b] === 1) {
+            if (++length > this.#maxUrlBytes) return core.fail(414, "request target too long");
+          } else if (b === SP && length > 0) {
+            phase = IN_VERSION;
+            length = 0;
+          } else {
+            return core.fail(
+              400,
+              length === 0 || b === CR
+                ? "malformed request line"
+                : "invalid byte in request target",
+            );
+          }
+          break;
+        case IN_VERSION:
+          if (length === HTTP_VERSION_LENGTH) {
+            if (b !== CR) return core.fail(400, "malformed HTTP version");
+            phase = AFTER_LINE_CR;
+            break;
+          }
+          if (!fitsHttpVersion(b, length)) return core.fail(400, "malformed HTTP version");
+          // Any major digit but 1, or a minor one over 1, can only end in 505 (when the rest of
+          // the version is well formed; else 400, but refused either way).
+          if (
+            (length === VERSION_MAJOR_AT && b !== DIGIT_1) ||
+            (length === VERSION_MINOR_AT && b > DIGIT_1)
+          ) {
+            return core.fail(505, "HTTP version not supported");
+          }
+          length++;
+          break;
+        default: // AFTER_LINE_CR
+          if (b !== LF) return core.fail(400, "bare CR in request line");
+          this.#phase = IN_FIELDS;
+          this.#fieldCheck.begin();
+          return i + 1;
+      }
+    }
+    this.#phase = phase;
+    this.#partLength = length;
+    return end;
   }
 
   #parseHead(buf: Uint8Array, base: number, headLength: number): boolean {
