@@ -222,11 +222,6 @@ export class BodyReader {
   }
 }
 
-/** The hex size line of one chunk. */
-function chunkHead(size: number): Uint8Array {
-  return ascii(size.toString(HEX) + "\r\n");
-}
-
 /** How a response body is framed on the wire. */
 export const FRAME_LENGTH = 0;
 /** Chunked transfer coding (HTTP/1.1, unknown length). */
@@ -236,11 +231,88 @@ export const FRAME_CLOSE = 2;
 
 const PENDING = Symbol("pending");
 const pending = Promise.resolve(PENDING);
+const CR = 0x0d;
+const LF = 0x0a;
+/** Hex digits, for chunk size lines written straight into the staging buffer. */
+const HEX_DIGITS = ascii("0123456789abcdef");
+/** Room for a chunk size line: 13 hex digits (2^53) and CRLF, and the CRLF after the data. */
+const CHUNK_FRAMING = 13 + 2 + 2;
+/** Chunks up to this size are copied into the staging buffer; larger ones go by reference. */
+const COPY_LIMIT = 8 * 1024;
 
 /**
- * Writes a response head and its body stream (after `prefix`, chunks already read): pieces that are already queued are gathered and leave in one writev;
- * a slow socket stops the pulls (backpressure: nothing is read while a write waits). Returns
- * the body bytes written. With FRAME_LENGTH, a body that does not match `length` throws.
+ * The pieces of the next write: small chunks and their framing copied into one staging buffer
+ * (a copy costs less than an iovec entry, whose pointer Deno must look up), large chunks kept by
+ * reference between staged regions. What leaves is one send or one writev.
+ */
+class Gather {
+  #stage = new Uint8Array(GATHER_BYTES + CHUNK_FRAMING + COPY_LIMIT);
+  #length = 0;
+  /** Start of the staged region not yet in `#pieces`. */
+  #regionStart = 0;
+  #pieces: Uint8Array[] = [];
+  /** Bytes gathered (staged and by reference). */
+  bytes = 0;
+
+  get full(): boolean {
+    return this.bytes >= GATHER_BYTES || this.#pieces.length >= GATHER_PIECES ||
+      this.#length + CHUNK_FRAMING + COPY_LIMIT > this.#stage.length;
+  }
+
+  /** Stages `bytes` (copied) or keeps it by reference. */
+  add(bytes: Uint8Array): void {
+    if (bytes.length <= COPY_LIMIT && this.#length + bytes.length <= this.#stage.length) {
+      this.#stage.set(bytes, this.#length);
+      this.#length += bytes.length;
+    } else {
+      this.#cut();
+      this.#pieces.push(bytes);
+    }
+    this.bytes += bytes.length;
+  }
+
+  /** The size line of a chunk (hex, CRLF), written into the staging buffer. */
+  chunkHead(size: number): void {
+    const stage = this.#stage;
+    let digits = 1;
+    for (let v = size; v >= HEX; v = Math.floor(v / HEX)) digits++;
+    let at = this.#length + digits;
+    for (let v = size, i = 0; i < digits; i++, v = Math.floor(v / HEX)) {
+      stage[--at] = HEX_DIGITS[v % HEX]!;
+    }
+    at = this.#length + digits;
+    stage[at++] = CR;
+    stage[at++] = LF;
+    this.bytes += at - this.#length;
+    this.#length = at;
+  }
+
+  /** Ends the staged region: what follows goes after a by-reference piece. */
+  #cut(): void {
+    if (this.#length > this.#regionStart) {
+      this.#pieces.push(this.#stage.subarray(this.#regionStart, this.#length));
+    }
+    this.#regionStart = this.#length;
+  }
+
+  /** Writes everything gathered (waiting while the socket is full), then starts over. */
+  async flush(stream: TcpStream): Promise<void> {
+    this.#cut();
+    const pieces = this.#pieces;
+    if (pieces.length === 1) await stream.writeAll(pieces[0]!);
+    else if (pieces.length > 1) await stream.writev(pieces);
+    pieces.length = 0;
+    this.#length = 0;
+    this.#regionStart = 0;
+    this.bytes = 0;
+  }
+}
+
+/**
+ * Writes a response head and its body stream (after `prefix`, chunks already read). Chunks that
+ * are already queued are gathered and leave together; a slow socket stops the pulls
+ * (backpressure: nothing is read while a write waits). Returns the body bytes written. With
+ * FRAME_LENGTH, a body that does not match `length` throws.
  */
 export async function writeBody(
   stream: TcpStream,
@@ -250,31 +322,29 @@ export async function writeBody(
   framing: number,
   length: number,
 ): Promise<number> {
-  const pieces: Uint8Array[] = [head];
-  let gathered = head.length;
+  const gather = new Gather();
+  gather.add(head);
   let sent = 0;
   const add = (value: Uint8Array): void => {
     sent += value.length;
     if (framing === FRAME_LENGTH && sent > length) {
       throw new RangeError(`the response body is longer than its Content-Length (${length})`);
     }
-    if (framing === FRAME_CHUNKED) pieces.push(chunkHead(value.length), value, CRLF);
-    else pieces.push(value);
-    gathered += value.length;
+    if (framing === FRAME_CHUNKED) {
+      gather.chunkHead(value.length);
+      gather.add(value);
+      gather.add(CRLF);
+    } else {
+      gather.add(value);
+    }
   };
   for (const value of prefix) if (value.length > 0) add(value);
-  const flush = async (): Promise<void> => {
-    if (pieces.length === 0) return;
-    await stream.writev(pieces);
-    pieces.length = 0;
-    gathered = 0;
-  };
   for (;;) {
     const next = reader.read();
     // Gather what is already queued; write before waiting for more.
     let result = await Promise.race([next, pending]);
     if (result === PENDING) {
-      await flush();
+      await gather.flush(stream);
       result = await next;
     }
     const { done, value } = result as ReadableStreamReadResult<Uint8Array>;
@@ -284,10 +354,10 @@ export async function writeBody(
     }
     if (value.length === 0) continue;
     add(value);
-    if (gathered >= GATHER_BYTES || pieces.length >= GATHER_PIECES) await flush();
+    if (gather.full) await gather.flush(stream);
   }
-  if (framing === FRAME_CHUNKED) pieces.push(LAST_CHUNK);
-  await flush();
+  if (framing === FRAME_CHUNKED) gather.add(LAST_CHUNK);
+  await gather.flush(stream);
   if (framing === FRAME_LENGTH && sent !== length) {
     throw new RangeError(
       `the response body is shorter (${sent} bytes) than its Content-Length (${length})`,

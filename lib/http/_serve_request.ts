@@ -21,6 +21,31 @@ const MAX_FIELDS = 65_536;
 /** Re-parses a copied head when its fields are asked for (off the hot path). */
 let headParser: RequestParser | undefined;
 
+/** Bytes kept by {@linkcode keepBytes} are copied into shared slabs of this size. */
+const SLAB_BYTES = 64 * 1024;
+/** Larger pieces get an allocation of their own. */
+const SLAB_PIECE_LIMIT = 4 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A copy of `buf[start, end)` that outlives the read buffer. Small pieces (a request head) are
+ * copied into a shared slab, a bump allocation: far cheaper than `slice()` (an ArrayBuffer of
+ * its own each). A slab lives as long as any piece of it is referenced.
+ */
+export function keepBytes(buf: Uint8Array, start: number, end: number): Uint8Array<ArrayBuffer> {
+  const length = end - start;
+  if (length > SLAB_PIECE_LIMIT) return buf.slice(start, end) as Uint8Array<ArrayBuffer>;
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  slab.set(buf.subarray(start, end), slabUsed);
+  const piece = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += length;
+  return piece;
+}
+
 /** Told when the client goes away while its handler runs. */
 export interface GoneListener {
   gone(): void;
@@ -111,9 +136,10 @@ export class ServeRequest implements GoneListener {
   get url(): string {
     if (this.#url !== undefined) return this.#url;
     const target = this.#target;
-    // origin-form ("/a?b") after the Host; an absolute-form target is the URL itself.
+    // origin-form ("/a?b") after the Host; an absolute-form target is the URL itself. The
+    // asterisk-form of `OPTIONS *` becomes the path "/*", as Deno.serve gives it.
     this.#url = target.charCodeAt(0) === 0x2f || target === "*"
-      ? "http://" + this.#host + (target === "*" ? "/" : target)
+      ? "http://" + this.#host + (target === "*" ? "/*" : target)
       : target;
     return this.#url;
   }

@@ -14,6 +14,10 @@
 
 import type { FileHandle } from "../transfer/file.ts";
 import type { TcpStream } from "../net/stream.ts";
+import type { HeaderList } from "./serializer.ts";
+
+/** Content types kept as shared frozen header records. */
+const TYPE_CACHE_SIZE = 64;
 
 /** A file range registered by `serveFile()` for its response. */
 export interface FileBody {
@@ -32,7 +36,28 @@ export interface UpgradeBody {
 }
 
 /** Responses made by `serveFile()`: netio sends their range by sendfile. */
-export const fileBodies: WeakMap<Response, FileBody> = new WeakMap();
+const fileBodies: WeakMap<Response, FileBody> = new WeakMap();
+
+/** Closes the owned file of a response dropped without being sent or read. */
+const dropped = new FinalizationRegistry<FileHandle>((handle) => handle.close());
+
+/** Marks `response` as a file range for netio's serve() (by `serveFile()`). */
+export function setFileBody(response: Response, body: FileBody): void {
+  fileBodies.set(response, body);
+  if (body.owned) dropped.register(response, body.handle, response);
+}
+
+/**
+ * The file range of a response, taken over by the caller (who closes an owned handle once
+ * sent): the response may now be collected without closing the file under the transfer.
+ */
+export function takeFileBody(response: Response): FileBody | undefined {
+  const body = fileBodies.get(response);
+  if (body === undefined) return undefined;
+  fileBodies.delete(response);
+  dropped.unregister(response);
+  return body;
+}
 /** Responses made by `upgrade()`: netio answers 101 and hands the connection over. */
 export const upgrades: WeakMap<Response, UpgradeBody> = new WeakMap();
 
@@ -116,6 +141,18 @@ export function setUseSlots(on: boolean): void {
   useSlots = on && SLOTS_WORK;
 }
 
+const byType = new Map<string, HeaderList>();
+
+/** `{ "content-type": type }`, frozen and shared (writeResponseHead caches heads by identity). */
+function typeHeaders(type: string): HeaderList {
+  let headers = byType.get(type);
+  if (headers === undefined) {
+    headers = Object.freeze({ "content-type": type });
+    if (byType.size < TYPE_CACHE_SIZE) byType.set(type, headers);
+  }
+  return headers;
+}
+
 /** A Headers object as pairs (Set-Cookie values kept apart, as iteration gives them). */
 export function headerPairs(headers: Headers): [string, string][] {
   const pairs: [string, string][] = [];
@@ -130,7 +167,8 @@ function hasContentType(pairs: [string, string][]): boolean {
 /** A response whose body is known now: status, header pairs, body. */
 export interface StaticParts {
   status: number;
-  headers: [string, string][];
+  /** Pairs, or a frozen record (cacheable) when Deno kept only the content type aside. */
+  headers: HeaderList;
   body: string | Uint8Array | null;
 }
 
@@ -151,10 +189,13 @@ export function staticParts(response: Response): StaticParts | undefined {
     if (!untouched || (typeof lazy !== "string" && !(lazy instanceof Uint8Array))) return undefined;
     const type = (slots[LAZY_TYPE!] as string | null) ??
       (typeof lazy === "string" ? TEXT_TYPE : null);
-    const headers = type === null ? r.headerList : [...r.headerList, ["content-type", type]] as [
-      string,
-      string,
-    ][];
+    let headers: HeaderList = r.headerList;
+    if (type !== null) {
+      // The common case, a body and its type only: a frozen record, so the head is cached.
+      headers = r.headerList.length === 0
+        ? typeHeaders(type)
+        : [...r.headerList, ["content-type", type]];
+    }
     return { status: r.status, headers, body: lazy };
   }
   // Headers the handler has touched as an object are read through it.

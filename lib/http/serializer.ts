@@ -25,6 +25,7 @@ const MAX_STATUS = 999;
 /** 1xx responses are interim; 2xx is the first final class. */
 const FIRST_FINAL_STATUS = 200;
 const NO_CONTENT = 204;
+const NOT_MODIFIED = 304;
 /** Highest code unit a latin1 header name can hold. */
 const MAX_BYTE = 0xff;
 
@@ -100,8 +101,12 @@ function headText(
       s += name + ": " + value + "\r\n";
     }
   }
-  // 1xx and 204 responses must not carry Content-Length (RFC 9110 8.6).
-  if (contentLength >= 0 && status >= FIRST_FINAL_STATUS && status !== NO_CONTENT) {
+  // 1xx and 204 responses must not carry Content-Length (RFC 9110 8.6); a 304 may only carry
+  // the length a 200 would have had, which is not the empty body sent here.
+  if (
+    contentLength >= 0 && status >= FIRST_FINAL_STATUS && status !== NO_CONTENT &&
+    status !== NOT_MODIFIED
+  ) {
     s += "Content-Length: " + contentLength + "\r\n";
   }
   // keep-alive is spelled out so HTTP/1.0 clients keep the connection too.
@@ -109,9 +114,27 @@ function headText(
 }
 
 /**
+ * A head as bytes. Field values are octets (RFC 9110 5.5) and a fetch `Headers` value is a
+ * ByteString, so a character up to U+00FF is that one octet, as Deno.serve and Node write it;
+ * UTF-8 would turn "é" (0xE9) into two octets. A head holding a character beyond U+00FF (only a
+ * string given to the core directly can) keeps its UTF-8 form.
+ */
+function encodeHead(text: string): Uint8Array {
+  const utf8 = ENCODER.encode(text);
+  if (utf8.length === text.length) return utf8;
+  const octets = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > MAX_BYTE) return utf8;
+    octets[i] = c;
+  }
+  return octets;
+}
+
+/**
  * Serializes an HTTP/1.1 response head: status line, `Date`, the given fields,
- * `Content-Length` (omitted when `contentLength` is -1, as for a chunked response, and for 1xx
- * and 204) and `Connection: keep-alive` or `Connection: close`.
+ * `Content-Length` (omitted when `contentLength` is -1, as for a chunked response, and for 1xx,
+ * 204 and 304) and `Connection: keep-alive` or `Connection: close`.
  *
  * When `headers` is undefined or a frozen record, the bytes are cached (32 entries, dropped every
  * second with the Date) and the same `Uint8Array` is returned for the same arguments: never
@@ -143,11 +166,11 @@ export function writeResponseHead(
 ): Uint8Array {
   const date = refreshDate();
   const cacheable = headers === undefined || (!Array.isArray(headers) && Object.isFrozen(headers));
-  if (!cacheable) return ENCODER.encode(headText(status, headers, contentLength, keepAlive, date));
+  if (!cacheable) return encodeHead(headText(status, headers, contentLength, keepAlive, date));
   const key = keepAlive ? status : -status;
   const cached = findHead(headers, key, contentLength);
   if (cached !== undefined) return cached;
-  const bytes = ENCODER.encode(headText(status, headers, contentLength, keepAlive, date));
+  const bytes = encodeHead(headText(status, headers, contentLength, keepAlive, date));
   storeHead(headers, key, contentLength, bytes);
   return bytes;
 }
@@ -265,11 +288,11 @@ export class FixedResponse {
     this.#second = cachedDateSecond();
     const length = this.#body.length;
     this.#keepAlive = concat(
-      ENCODER.encode(headText(this.#status, this.#headers, length, true, date)),
+      encodeHead(headText(this.#status, this.#headers, length, true, date)),
       this.#body,
     );
     this.#close = concat(
-      ENCODER.encode(headText(this.#status, this.#headers, length, false, date)),
+      encodeHead(headText(this.#status, this.#headers, length, false, date)),
       this.#body,
     );
   }

@@ -27,14 +27,15 @@ import {
   BodyReader,
   FRAME_CHUNKED,
   FRAME_CLOSE,
+  FRAME_LENGTH,
   writeBody,
 } from "./_serve_body.ts";
-import { type PendingBody, ServeRequest } from "./_serve_request.ts";
+import { keepBytes, type PendingBody, ServeRequest } from "./_serve_request.ts";
 import {
-  fileBodies,
   type FileBody,
   headerPairs,
   staticParts,
+  takeFileBody,
   type UpgradeBody,
   upgrades,
 } from "./_serve_response.ts";
@@ -141,6 +142,11 @@ interface Exchanged {
   upgrade?: UpgradeBody;
   reader?: ReadableStreamDefaultReader<Uint8Array>;
   prefix?: Uint8Array[];
+  /**
+   * The handler's own Content-Length for a stream or a HEAD answer, as Deno.serve honours it:
+   * the stream is sent with that length instead of chunked, a HEAD answer announces it.
+   */
+  length?: number;
 }
 
 /** What a response becomes: static (the core's batch) or an exchange on the taken connection. */
@@ -148,7 +154,24 @@ type Parts = HttpResponseInit | Exchanged;
 
 function isExchanged(parts: Parts): parts is Exchanged {
   return (parts as Exchanged).reader !== undefined || (parts as Exchanged).file !== undefined ||
-    (parts as Exchanged).upgrade !== undefined;
+    (parts as Exchanged).upgrade !== undefined || (parts as Exchanged).length !== undefined;
+}
+
+let lastText = "";
+let lastBytes: Uint8Array = EMPTY;
+
+/**
+ * A string body as UTF-8, the last one remembered: a handler answering the same text again (the
+ * common case for a fixed reply) costs a string comparison, not an encoding.
+ */
+function encodeBody(body: string | Uint8Array | null): Uint8Array {
+  if (body === null) return EMPTY;
+  if (typeof body !== "string") return body;
+  if (body !== lastText) {
+    lastBytes = ENCODER.encode(body);
+    lastText = body;
+  }
+  return lastBytes;
 }
 
 /** Header names the server writes itself (from the framing it chooses). */
@@ -167,6 +190,27 @@ function userHeaders(pairs: [string, string][]): [string, string][] {
   if (i === pairs.length) return pairs;
   return pairs.filter(([name]) => !isFramingHeader(name));
 }
+
+/** The handler's Content-Length among `pairs`, or -1 (none, or not a plain decimal). */
+function userContentLength(pairs: [string, string][]): number {
+  for (const [name, value] of pairs) {
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      return /^\d{1,15}$/.test(value) ? Number(value) : -1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Deno.serve's answer when the handler fails: no Content-Type (a bytes body), as its
+ * `internalServerError()`.
+ */
+function internalServerError(): Response {
+  return new Response(ENCODER.encode("Internal Server Error"), { status: 500 });
+}
+
+/** Response.error() is the only Response with status 0; Deno.serve treats it as a failure. */
+const ERROR_RESPONSE = 0;
 
 function bodyless(status: number): boolean {
   return status < FIRST_FINAL || status === NO_CONTENT || status === NOT_MODIFIED;
@@ -295,13 +339,13 @@ class FetchHooks implements CoreHooks {
       exchange = new Exchange();
     } else {
       const body = parser.body;
-      if (body.length > 0) bytes = body.slice();
+      if (body.length > 0) bytes = keepBytes(body, 0, body.length);
     }
     const request = new ServeRequest(
       method,
       parser.target,
       parser.header("host") ?? this.defaultHost,
-      buf.slice(start, start + parser.headLength),
+      keepBytes(buf, start, start + parser.headLength),
       bytes,
       exchange,
     );
@@ -357,7 +401,7 @@ class FetchHooks implements CoreHooks {
       throw new TypeError("onError must return a Response");
     } catch (secondError) {
       console.error(secondError);
-      return new Response("Internal Server Error", { status: 500 });
+      return internalServerError();
     }
   }
 
@@ -380,39 +424,76 @@ class FetchHooks implements CoreHooks {
       return { status: 101, headers: upgrade.headers, upgrade };
     }
     if (facts.wsUpgrade) return NOT_IMPLEMENTED;
-    const file = fileBodies.get(response);
+    const file = takeFileBody(response);
     if (file !== undefined) {
-      fileBodies.delete(response);
       return { status: response.status, headers: userHeaders(headerPairs(response.headers)), file };
     }
     const fixed = staticParts(response);
     if (fixed !== undefined) {
-      return {
-        status: fixed.status,
-        headers: userHeaders(fixed.headers),
-        body: fixed.body ?? EMPTY,
-      };
+      if (fixed.status === ERROR_RESPONSE) return this.#errorResponse(facts);
+      if (!Array.isArray(fixed.headers)) {
+        // Only the content type Deno kept aside: nothing to filter, and the head is cached.
+        return { status: fixed.status, headers: fixed.headers, body: encodeBody(fixed.body) };
+      }
+      const pairs = fixed.headers as [string, string][];
+      const headers = userHeaders(pairs);
+      const body = fixed.body ?? EMPTY;
+      if (facts.isHead && body.length === 0 && headers !== pairs) {
+        return this.#headAnswer(fixed.status, headers, userContentLength(pairs));
+      }
+      return { status: fixed.status, headers, body: encodeBody(body) };
     }
-    return this.#peek(response);
+    return this.#peek(response, facts);
   }
 
-  async #peek(response: Response): Promise<Parts> {
+  /** Response.error() from the handler: onError's answer, as Deno.serve gives it. */
+  async #errorResponse(facts: RequestFacts): Promise<Parts> {
+    const response = await this.#failed(
+      new TypeError(
+        "Return value from serve handler must not be an error response (like Response.error())",
+      ),
+    );
+    return await this.#parts(response, facts);
+  }
+
+  /** An empty answer to HEAD: with the handler's Content-Length when it gave one. */
+  #headAnswer(status: number, headers: [string, string][], length: number): Parts {
+    if (length < 0 || bodyless(status)) return { status, headers, body: EMPTY };
+    return { status, headers, length };
+  }
+
+  async #peek(response: Response, facts: RequestFacts): Promise<Parts> {
     const status = response.status;
-    const headers = userHeaders(headerPairs(response.headers));
+    if (status === ERROR_RESPONSE) return await this.#errorResponse(facts);
+    const all = headerPairs(response.headers);
+    const headers = userHeaders(all);
+    const length = headers === all ? -1 : userContentLength(all);
     const body = response.body;
-    if (body === null) return { status, headers, body: EMPTY };
+    if (body === null) {
+      return facts.isHead
+        ? this.#headAnswer(status, headers, length)
+        : { status, headers, body: EMPTY };
+    }
     const reader = body.getReader();
     const first = await reader.read();
-    if (first.done) return { status, headers, body: EMPTY };
+    if (first.done) {
+      return facts.isHead
+        ? this.#headAnswer(status, headers, length)
+        : { status, headers, body: EMPTY };
+    }
     const next = reader.read();
     const second = await Promise.race([next, pending]);
+    const streamed = (prefix: Uint8Array[], from: ReadableStreamDefaultReader<Uint8Array>): Parts =>
+      length < 0
+        ? { status, headers, reader: from, prefix }
+        : { status, headers, reader: from, prefix, length };
     if (second === PENDING) {
       // The second chunk is not there yet: the body streams, starting with the read asked for.
-      return { status, headers, reader: prependRead(next, reader), prefix: [first.value] };
+      return streamed([first.value], prependRead(next, reader));
     }
     const result = second as ReadableStreamReadResult<Uint8Array>;
     if (result.done) return { status, headers, body: first.value };
-    return { status, headers, reader, prefix: [first.value, result.value] };
+    return streamed([first.value, result.value], reader);
   }
 
   /**
@@ -510,11 +591,24 @@ class FetchHooks implements CoreHooks {
         await this.#sendFile(stream, parts, parts.file, isHead, keepAlive);
         return KEEP;
       }
-      const reader = parts.reader!;
+      const length = parts.length ?? -1;
       if (isHead || bodyless(status)) {
-        reader.cancel().catch(() => {});
-        await stream.writeAll(writeResponseHead(status, parts.headers, -1, keepAlive));
+        parts.reader?.cancel().catch(() => {});
+        const announced = isHead && !bodyless(status) ? length : -1;
+        await stream.writeAll(writeResponseHead(status, parts.headers, announced, keepAlive));
         return KEEP;
+      }
+      const reader = parts.reader!;
+      if (length >= 0) {
+        // The handler's Content-Length: sent as is; a body that disagrees ends the connection.
+        const head = writeResponseHead(status, parts.headers, length, keepAlive);
+        const watch = body === null || body.done ? watchGone(stream, facts.request, reader) : null;
+        try {
+          await writeBody(stream, head, parts.prefix ?? [], reader, FRAME_LENGTH, length);
+        } finally {
+          watch?.abort();
+        }
+        return facts.request.isGone ? FAILED : KEEP;
       }
       // A stream of unknown length: chunked (HTTP/1.1), or until close (HTTP/1.0).
       const chunked = facts.version > 1;
@@ -698,7 +792,7 @@ export function upgrade(request: Request, options: UpgradeOptions = {}): Upgrade
 
 function defaultOnError(error: unknown): Response {
   console.error(error);
-  return new Response("Internal Server Error", { status: 500 });
+  return internalServerError();
 }
 
 /**
@@ -733,7 +827,29 @@ function defaultOnError(error: unknown): Response {
  * ```
  */
 export function serve(handler: ServeHandler): HttpServer;
+/**
+ * `serve(options, handler)`: the same, with options (see {@linkcode ServeOptions}).
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./mod.ts";
+ *
+ * const server = serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hi"));
+ * await server.shutdown();
+ * ```
+ */
 export function serve(options: ServeOptions, handler: ServeHandler): HttpServer;
+/**
+ * `serve({ ...options, handler })`: the same, the handler among the options.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./mod.ts";
+ *
+ * const server = serve({ hostname: "127.0.0.1", port: 0, onListen() {}, handler: () => new Response("hi") });
+ * await server.shutdown();
+ * ```
+ */
 export function serve(options: ServeOptions & { handler: ServeHandler }): HttpServer;
 export function serve(
   first: ServeHandler | ServeOptions,

@@ -9,7 +9,7 @@ import { sysPread } from "../../ffi/libc.ts";
 import { FileHandle, openFile } from "../transfer/file.ts";
 import type { FileRoot } from "../transfer/root.ts";
 import { checkObject } from "../_validate.ts";
-import { fileBodies } from "./_serve_response.ts";
+import { setFileBody } from "./_serve_response.ts";
 
 const CHUNK = 64 * 1024;
 const HEX = 16;
@@ -80,9 +80,6 @@ function textResponse(status: number, text: string): Response {
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
-
-/** Closes handles whose response was dropped without being sent or read. */
-const dropped = new FinalizationRegistry<FileHandle>((handle) => handle.close());
 
 /** A weak validator from size and modification time, as nginx's `"mtime-size"`. */
 function etagOf(file: FileHandle): string {
@@ -171,7 +168,7 @@ function rangeStream(
  * Answers a request with a file: 200 with the whole file, 206 for a satisfiable single
  * `Range: bytes=` (416 when unsatisfiable), 304 when `If-None-Match` (a weak ETag from size
  * and mtime) or `If-Modified-Since` says the client has it. Sets Content-Type (from the
- * extension), Content-Length (by the server), Accept-Ranges, ETag and Last-Modified.
+ * extension), Content-Length, Accept-Ranges, ETag and Last-Modified.
  *
  * `file` is a path (opened here with `--allow-read` checked; a missing file answers 404) or a
  * {@linkcode FileHandle} (left open for the caller). Under netio's {@linkcode serve} the body
@@ -276,8 +273,10 @@ export function serveFile(
       headers.set("content-range", `bytes ${range.start}-${range.end}/${size}`);
     }
   }
+  // Stated here too, so that any server of this Response (Deno.serve included) announces the
+  // length, for HEAD as well, instead of chunking the stream.
+  headers.set("content-length", String(length));
   const response = new Response(rangeStream(handle, owned, offset, length), { status, headers });
-  fileBodies.set(response, { handle, owned, offset, length });
-  if (owned) dropped.register(response, handle);
+  setFileBody(response, { handle, owned, offset, length });
   return response;
 }
