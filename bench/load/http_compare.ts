@@ -116,6 +116,8 @@ export interface HttpCompareOptions {
   pipeline?: number;
   /** Idle keep-alive connections to hold; 0 skips the measurement. Default 2000. */
   idleConnections?: number;
+  /** The wrk runs to take, in each round's order. Default all three (see {@linkcode LoadWork}). */
+  works?: readonly LoadWork[];
   /** Progress output. Default: stderr. */
   log?: (message: string) => void;
 }
@@ -217,6 +219,7 @@ function withDefaults(
     connections: options.connections ?? 50,
     pipeline: options.pipeline ?? 16,
     idleConnections: options.idleConnections ?? 2000,
+    works: options.works ?? loadWorks,
   };
 }
 
@@ -226,7 +229,8 @@ function errorText(error: unknown): string {
 
 /** The wrk runs, in the order each round takes them. */
 const loadWorks = ["keepAlive", "pipelined", "oneConnection"] as const;
-type LoadWork = typeof loadWorks[number];
+/** One wrk run of {@linkcode runHttpComparison}: keep-alive, pipelined or one connection. */
+export type LoadWork = typeof loadWorks[number];
 
 /** The figure a sample is ranked by when taking the median of a server's rounds. */
 function rank(key: LoadWork, sample: LoadMeasurement): number {
@@ -288,7 +292,7 @@ export async function runHttpComparison(
       }
     }
     for (let round = 1; round <= settings.rounds; round++) {
-      for (const key of loadWorks) {
+      for (const key of settings.works) {
         const durationSeconds = key === "oneConnection"
           ? settings.latencySeconds
           : settings.durationSeconds;

@@ -56,11 +56,23 @@ const GiB = 1024 * MiB;
 
 /** The file sent by every run: 256 MiB of real bytes, made once. */
 export const DATA_FILE = "/tmp/netio-transfer-bench-256m.bin";
-const FILE_SIZE = 256 * MiB;
+/** The size of {@linkcode DATA_FILE}: 256 MiB. */
+export const FILE_SIZE = 256 * MiB;
 const REPEAT = 4; // 1 GiB per run
 
-/** Makes the data file unless it is already there with the right size. */
-async function ensureDataFile(log: (message: string) => void): Promise<void> {
+/**
+ * Makes the data file ({@linkcode DATA_FILE}, 256 MiB of real bytes) unless it is already there
+ * with the right size.
+ *
+ * @example
+ * ```ts ignore
+ * import { DATA_FILE, ensureDataFile } from "./transfer_compare.ts";
+ *
+ * await ensureDataFile(console.error);
+ * console.log((await Deno.stat(DATA_FILE)).size); // 268435456
+ * ```
+ */
+export async function ensureDataFile(log: (message: string) => void): Promise<void> {
   try {
     if ((await Deno.stat(DATA_FILE)).size === FILE_SIZE) return;
   } catch {
@@ -84,8 +96,20 @@ async function ensureDataFile(log: (message: string) => void): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Peer processes
 
-/** One helper process (bench/load/transfer/peer.ts), talked to by stdin/stdout lines. */
-class Peer {
+/**
+ * One helper process (bench/load/transfer/peer.ts, or the C reference), talked to by stdin/stdout
+ * lines; killed by the harness's clean-up if still running.
+ *
+ * @example
+ * ```ts ignore
+ * import { Peer } from "./transfer_compare.ts";
+ *
+ * const sink = Peer.start(["taskset", "-c", "1"], ["--role", "sink"]);
+ * console.log((await sink.expect(/^listening on (\d+)$/))[1]);
+ * await sink.stop();
+ * ```
+ */
+export class Peer {
   readonly pid: number;
   #child: Deno.ChildProcess;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -221,10 +245,25 @@ export interface TransferRun {
 }
 
 /**
- * Measures `subject` (a started peer) from "go" until the sink reports what it received: its
- * CPU from /proc/PID/stat, the machine's busy CPU from /proc/stat, its RSS sampled every 20 ms.
+ * Measures `subject` (a started peer, or a server: anything with a pid) from "go" (sent to
+ * `starter`) until `sink` reports what it received (`received N`): its CPU from /proc/PID/stat,
+ * the machine's busy CPU from /proc/stat, its RSS sampled every 20 ms.
+ *
+ * @example
+ * ```ts ignore
+ * import { measure, Peer } from "./transfer_compare.ts";
+ *
+ * const client = Peer.spawn(["taskset", "-c", "1"], ["/tmp/netio-transfer-reference", "get",
+ *   "127.0.0.1", "8080", "/", "1"]);
+ * await client.expect(/^ready$/);
+ * console.log((await measure({ pid: 1234 }, client, client)).machineCpuPerGiB);
+ * ```
  */
-async function measure(subject: Peer, starter: Peer, sink: Peer): Promise<TransferRun> {
+export async function measure(
+  subject: { readonly pid: number },
+  starter: Peer,
+  sink: Peer,
+): Promise<TransferRun> {
   const settleStart = performance.now();
   const settleBusy = (await machineBusySeconds()) ?? NaN;
   await delay(200); // connections settled, startup work done
@@ -283,7 +322,8 @@ export type ProxyImplementation = "netio" | "deno" | "c";
 export type Sink = "c" | "deno";
 
 const referenceSource = new URL("./transfer/reference.c", import.meta.url).pathname;
-const referenceBinary = "/tmp/netio-transfer-reference";
+/** Where {@linkcode buildReference} puts the C reference (`transfer/reference.c`). */
+export const REFERENCE_BINARY = "/tmp/netio-transfer-reference";
 let referenceBuilt: Promise<boolean> | undefined;
 
 /**
@@ -301,7 +341,7 @@ export function buildReference(log: (message: string) => void = () => {}): Promi
     for (const cc of ["cc", "gcc", "clang"]) {
       try {
         const out = await new Deno.Command(cc, {
-          args: ["-O2", "-pthread", "-o", referenceBinary, referenceSource],
+          args: ["-O2", "-pthread", "-o", REFERENCE_BINARY, referenceSource],
           stdout: "piped",
           stderr: "piped",
         }).output();
@@ -320,7 +360,7 @@ export function buildReference(log: (message: string) => void = () => {}): Promi
 /** Starts a sink on `core` (a taskset prefix); it prints `listening on PORT`. */
 function startSink(sink: Sink, core: string[]): Peer {
   return sink === "c"
-    ? Peer.spawn(core, [referenceBinary, "sink", "127.0.0.1"])
+    ? Peer.spawn(core, [REFERENCE_BINARY, "sink", "127.0.0.1"])
     : Peer.start(core, ["--role", "sink"]);
 }
 
@@ -347,7 +387,7 @@ export async function runSend(
     const port = (await sink.expect(/^listening on (\d+)$/))[1]!;
     sender = impl === "c" || impl === "c-rw"
       ? Peer.spawn(pinning.server, [
-        referenceBinary,
+        REFERENCE_BINARY,
         impl === "c" ? "send" : "send-rw",
         "127.0.0.1",
         port,
@@ -401,7 +441,7 @@ export async function runProxy(
   try {
     const sinkPort = (await sink.expect(/^listening on (\d+)$/))[1]!;
     relay = impl === "c"
-      ? Peer.spawn(pinning.server, [referenceBinary, "proxy", "127.0.0.1", sinkPort])
+      ? Peer.spawn(pinning.server, [REFERENCE_BINARY, "proxy", "127.0.0.1", sinkPort])
       : Peer.start(pinning.server, ["--role", "proxy", "--impl", impl, "--upstream", sinkPort]);
     const port = (await relay.expect(/^listening on (\d+)$/))[1]!;
     source = Peer.start(pinning.client, [

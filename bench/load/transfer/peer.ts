@@ -12,6 +12,10 @@
  *   per connection.
  * - `--role source --port P --file F --repeat K`: like `send --impl netio`, then half-closes and
  *   waits for the peer's EOF; feeds the proxies.
+ * - `--role get --port P --path PATH --repeat K`: an HTTP client that reads and discards (the
+ *   Deno twin of `reference get`, for bench/load/serve_compare.ts): prints `ready`, waits for
+ *   `go`, then K times connects, sends `GET PATH` with `Connection: close`, checks for a 200 and
+ *   reads to EOF 1 MiB at a time; prints `received N` (every byte, heads included).
  *
  * Each prints `listening on PORT` or `ready` when set up; stdin closing ends it.
  *
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     repeat: { type: "string", default: "1" },
     host: { type: "string", default: "127.0.0.1" },
     "pipe-size": { type: "string" },
+    path: { type: "string", default: "/" },
   },
   strict: true,
 });
@@ -176,6 +181,36 @@ async function proxyDeno(upstream: number): Promise<void> {
   }
 }
 
+async function get(path: string): Promise<void> {
+  const request = new TextEncoder().encode(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`,
+  );
+  const buf = new Uint8Array(1 << 20);
+  say("ready");
+  await waitFor("go");
+  let total = 0;
+  for (let i = 0; i < repeat; i++) {
+    const conn = await Deno.connect({ hostname: host, port });
+    for (let written = 0; written < request.length;) {
+      written += await conn.write(request.subarray(written));
+    }
+    let head = "";
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      if (head.length < 12) head += new TextDecoder().decode(buf.subarray(0, Math.min(n, 12)));
+      total += n;
+    }
+    conn.close();
+    if (!head.startsWith("HTTP/1.1 200")) {
+      console.error(`get ${path}: not a 200: ${head.slice(0, 12)}`);
+      Deno.exit(1);
+    }
+  }
+  say(`received ${total}`);
+  await nextLine();
+}
+
 switch (values.role) {
   case "sink":
     await sink();
@@ -191,7 +226,10 @@ switch (values.role) {
     if (values.impl === "deno") await proxyDeno(Number(values.upstream));
     else await proxyNetio(Number(values.upstream));
     break;
+  case "get":
+    await get(values.path);
+    break;
   default:
-    console.error("--role sink|send|source|proxy");
+    console.error("--role sink|send|source|proxy|get");
     Deno.exit(2);
 }

@@ -12,6 +12,11 @@
  *                                          read each connection to EOF 1 MiB at a time (a thread
  *                                          per connection), print "received N"; exit when stdin
  *                                          closes
+ *   reference get HOST PORT PATH REPEAT    print "ready", wait for "go" on stdin, then REPEAT times:
+ *                                          connect, send "GET PATH" with "Connection: close",
+ *                                          check for a 200 and read to EOF 1 MiB at a time;
+ *                                          print "received N" (every byte, heads included),
+ *                                          exit when stdin closes (bench/load/serve_compare.ts)
  *   reference proxy HOST UPSTREAM_PORT     listen on an ephemeral port, print "listening on P",
  *                                          relay each connection to UPSTREAM_PORT with
  *                                          splice(2) through a 1 MiB pipe per direction, one
@@ -100,6 +105,54 @@ static int send_main(const char *host, int port, const char *path, int repeat, i
   printf("sent %lld\n", total);
   fflush(stdout);
   close(sock);
+  wait_line("\x01"); /* until stdin closes */
+  return 0;
+}
+
+static int get_main(const char *host, int port, const char *path, int repeat) {
+  char request[512];
+  int length = snprintf(request, sizeof request,
+                        "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path,
+                        host, port);
+  if (length <= 0 || length >= (int)sizeof request) {
+    fprintf(stderr, "get: path too long\n");
+    return 2;
+  }
+  char *buf = malloc(1 << 20);
+  printf("ready\n");
+  fflush(stdout);
+  wait_line("go");
+  long long total = 0;
+  for (int i = 0; i < repeat; i++) {
+    int sock = connect_to(host, port);
+    if (write(sock, request, length) != length) {
+      perror("write");
+      return 1;
+    }
+    long long got = 0;
+    for (;;) {
+      ssize_t n = read(sock, buf + (got < 12 ? got : 0), got < 12 ? 12 - got : 1 << 20);
+      if (n < 0) {
+        perror("read");
+        return 1;
+      }
+      if (n == 0) break;
+      got += n;
+      if (got == 12 && memcmp(buf, "HTTP/1.1 200", 12) != 0) {
+        fprintf(stderr, "get %s: not a 200: %.12s\n", path, buf);
+        return 1;
+      }
+    }
+    if (got < 12) {
+      fprintf(stderr, "get %s: %lld bytes, no status line\n", path, got);
+      return 1;
+    }
+    total += got;
+    close(sock);
+  }
+  free(buf);
+  printf("received %lld\n", total);
+  fflush(stdout);
   wait_line("\x01"); /* until stdin closes */
   return 0;
 }
@@ -221,8 +274,11 @@ int main(int argc, char **argv) {
     return send_main(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]), 1);
   }
   if (argc == 3 && strcmp(argv[1], "sink") == 0) return sink_main(argv[2]);
+  if (argc == 6 && strcmp(argv[1], "get") == 0) {
+    return get_main(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+  }
   if (argc == 4 && strcmp(argv[1], "proxy") == 0) return proxy_main(argv[2], atoi(argv[3]));
   fprintf(stderr, "usage: reference send|send-rw HOST PORT FILE REPEAT | reference sink HOST"
-                  " | reference proxy HOST UPSTREAM\n");
+                  " | reference get HOST PORT PATH REPEAT | reference proxy HOST UPSTREAM\n");
   return 2;
 }
