@@ -10,6 +10,7 @@
  */
 
 import type { BodyReader } from "./_serve_body.ts";
+import { latin1 } from "./_bytes.ts";
 import { RequestParser } from "./request_parser.ts";
 
 /** The internal slots of Deno's `Request` (its own symbols), forwarded to the full request. */
@@ -25,6 +26,15 @@ let headParser: RequestParser | undefined;
 const SLAB_BYTES = 64 * 1024;
 /** Larger pieces get an allocation of their own. */
 const SLAB_PIECE_LIMIT = 4 * 1024;
+/** Up to this many bytes, a loop copies faster than `set()` (which needs a view). */
+const SHORT_COPY = 96;
+const SP = 0x20;
+const CR = 0x0d;
+const LF = 0x0a;
+const COLON = 0x3a;
+const HTAB = 0x09;
+/** ASCII case folding: a letter OR this is its lowercase. */
+const LOWER = 0x20;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
 
@@ -44,6 +54,36 @@ export function keepBytes(buf: Uint8Array, start: number, end: number): Uint8Arr
   const piece = slab.subarray(slabUsed, slabUsed + length);
   slabUsed += length;
   return piece;
+}
+
+/** The array the last {@linkcode stash} copied into. */
+export let stashed: Uint8Array = slab;
+
+/**
+ * Like {@linkcode keepBytes} without making a view: copies `buf[start, end)` into the slab and
+ * answers its offset there; the array is {@linkcode stashed}. A request head is kept this way
+ * for every request, and read only if the handler asks for its headers or URL.
+ */
+export function stash(buf: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length > SLAB_PIECE_LIMIT) {
+    stashed = buf.slice(start, end);
+    return 0;
+  }
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  // A short head is copied faster by a loop than by set() on a fresh subarray view.
+  if (length <= SHORT_COPY) {
+    for (let i = 0; i < length; i++) slab[at + i] = buf[start + i]!;
+  } else {
+    slab.set(buf.subarray(start, end), at);
+  }
+  slabUsed += length;
+  stashed = slab;
+  return at;
 }
 
 /** Told when the client goes away while its handler runs. */
@@ -71,9 +111,11 @@ function concat(pieces: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
 /** A fetch-standard request over one parsed HTTP/1.1 request. */
 export class ServeRequest implements GoneListener {
   #method: string;
-  #target: string;
-  #host: string;
-  #head: Uint8Array;
+  #defaultHost: string;
+  /** The request head, copied: `#slab[#at, #at + #length)`. */
+  #slab: Uint8Array;
+  #at: number;
+  #length: number;
   #url: string | undefined;
   #headers: Headers | undefined;
   /** A body already complete (copied), or null. */
@@ -85,18 +127,21 @@ export class ServeRequest implements GoneListener {
   #gone = false;
   #real: Request | undefined;
 
+  /** `slab[at, at + length)` is the request's head (see {@linkcode stash}). */
   constructor(
     method: string,
-    target: string,
-    host: string,
-    head: Uint8Array,
+    slab: Uint8Array,
+    at: number,
+    length: number,
+    defaultHost: string,
     bytes: Uint8Array<ArrayBuffer> | null,
     pending: PendingBody | null,
   ) {
     this.#method = method;
-    this.#target = target;
-    this.#host = host;
-    this.#head = head;
+    this.#slab = slab;
+    this.#at = at;
+    this.#length = length;
+    this.#defaultHost = defaultHost;
     this.#bytes = bytes;
     this.#pending = pending;
   }
@@ -135,13 +180,46 @@ export class ServeRequest implements GoneListener {
 
   get url(): string {
     if (this.#url !== undefined) return this.#url;
-    const target = this.#target;
+    const target = this.#targetText();
     // origin-form ("/a?b") after the Host; an absolute-form target is the URL itself. The
     // asterisk-form of `OPTIONS *` becomes the path "/*", as Deno.serve gives it.
     this.#url = target.charCodeAt(0) === 0x2f || target === "*"
-      ? "http://" + this.#host + (target === "*" ? "/*" : target)
+      ? "http://" + this.#hostText() + (target === "*" ? "/*" : target)
       : target;
     return this.#url;
+  }
+
+  /** The request target: after the method and a space, up to the next space. */
+  #targetText(): string {
+    const slab = this.#slab;
+    const start = this.#at + this.#method.length + 1;
+    let end = start;
+    while (slab[end] !== SP) end++;
+    return latin1(slab, start, end);
+  }
+
+  /** The first Host field's value (OWS trimmed), or the server's address without one. */
+  #hostText(): string {
+    const slab = this.#slab;
+    const end = this.#at + this.#length;
+    let i = this.#at;
+    while (i < end) {
+      while (i < end && slab[i] !== LF) i++;
+      i++; // the start of a field line
+      if (
+        i + 5 < end && (slab[i]! | LOWER) === 0x68 && (slab[i + 1]! | LOWER) === 0x6f &&
+        (slab[i + 2]! | LOWER) === 0x73 && (slab[i + 3]! | LOWER) === 0x74 &&
+        slab[i + 4] === COLON
+      ) {
+        let from = i + 5;
+        while (slab[from] === SP || slab[from] === HTAB) from++;
+        let to = from;
+        while (slab[to] !== CR && slab[to] !== LF) to++;
+        while (to > from && (slab[to - 1] === SP || slab[to - 1] === HTAB)) to--;
+        return latin1(slab, from, to);
+      }
+    }
+    return this.#defaultHost;
   }
 
   get headers(): Headers {
@@ -155,7 +233,7 @@ export class ServeRequest implements GoneListener {
       maxBodyBytes: Number.MAX_SAFE_INTEGER,
     });
     parser.reset();
-    parser.parse(this.#head, 0, this.#head.length);
+    parser.parse(this.#slab, this.#at, this.#at + this.#length);
     const headers = new Headers();
     for (const [name, value] of parser.headers()) headers.append(name, value);
     parser.reset();

@@ -30,7 +30,7 @@ import {
   FRAME_LENGTH,
   writeBody,
 } from "./_serve_body.ts";
-import { keepBytes, type PendingBody, ServeRequest } from "./_serve_request.ts";
+import { keepBytes, type PendingBody, ServeRequest, stash, stashed } from "./_serve_request.ts";
 import {
   type FileBody,
   headerPairs,
@@ -341,11 +341,13 @@ class FetchHooks implements CoreHooks {
       const body = parser.body;
       if (body.length > 0) bytes = keepBytes(body, 0, body.length);
     }
+    const at = stash(buf, start, start + parser.headLength);
     const request = new ServeRequest(
       method,
-      parser.target,
-      parser.header("host") ?? this.defaultHost,
-      keepBytes(buf, start, start + parser.headLength),
+      stashed,
+      at,
+      parser.headLength,
+      this.defaultHost,
       bytes,
       exchange,
     );
