@@ -46,6 +46,8 @@ export {
   type WritevTarget,
 } from "./lib/net/mod.ts";
 export {
+  type BackendInfo,
+  type BackendName,
   DEFAULT_TURN_BUDGET,
   DEFAULT_YIELD_INTERVAL_MS,
   Interest,

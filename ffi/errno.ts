@@ -94,6 +94,8 @@ export const ENOTCONN = 107;
 export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 export const EINPROGRESS = 115;
+/** Operation canceled (an io_uring request removed before it completed). */
+export const ECANCELED = 125;
 
 /**
  * The symbolic name of an errno value ("EAGAIN"), or "E<number>" for one netio does not know.

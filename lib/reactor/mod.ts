@@ -7,7 +7,9 @@
  */
 
 export { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
+export type { BackendName } from "./backend.ts";
 export {
+  type BackendInfo,
   DEFAULT_TURN_BUDGET,
   DEFAULT_YIELD_INTERVAL_MS,
   type ReactorOptions,

@@ -23,6 +23,14 @@ export const DEFAULT_YIELD_INTERVAL_MS = 10;
 
 /** Options of {@linkcode Reactor}. */
 export interface ReactorOptions {
+  /**
+   * The readiness backend: "epoll", or "uring" (io_uring poll requests: completions read from
+   * shared memory, one io_uring_enter per turn). Default: `NETIO_BACKEND` when set (read only
+   * if env access is granted), else epoll. Where io_uring is missing or refused (old kernel,
+   * seccomp, `kernel.io_uring_disabled`) the reactor runs on epoll and says why in
+   * `backendInfo()`.
+   */
+  backend?: "epoll" | "uring";
   /** Events taken per poll (default 1024). */
   maxEvents?: number;
   /** Empty polls (one macrotask turn each) before parking (default 8). */
@@ -56,8 +64,31 @@ export interface ReactorOptions {
   yieldOnRuntimeIo?: boolean;
 }
 
+/**
+ * What {@linkcode Reactor.backendInfo} says.
+ *
+ * @example
+ * ```ts
+ * import type { BackendInfo } from "./options.ts";
+ *
+ * const info: BackendInfo = { backend: "epoll", requested: "uring", requestedBy: "option" };
+ * ```
+ */
+export interface BackendInfo {
+  /** The backend running. */
+  backend: "epoll" | "uring";
+  /** The backend asked for. */
+  requested: "epoll" | "uring";
+  /** Who asked: the `backend` option, the `NETIO_BACKEND` variable, or the default. */
+  requestedBy: "option" | "NETIO_BACKEND" | "default";
+  /** Why the requested backend is not the one running. */
+  fallbackReason?: string;
+}
+
 /** Counters of a reactor, from {@linkcode Reactor.stats}. */
 export interface ReactorStats {
+  /** The backend running ("epoll" or "uring"). */
+  backend: "epoll" | "uring";
   /** Registered fds. */
   registrations: number;
   /** Synchronous epoll_wait calls. */

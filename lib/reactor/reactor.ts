@@ -61,8 +61,6 @@ import {
   EFD_NONBLOCK,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
-  EPOLL_CTL_DEL,
-  EPOLL_CTL_MOD,
   EPOLLIN,
 } from "../../ffi/constants.ts";
 import {
@@ -71,16 +69,17 @@ import {
   sysClose,
   sysEpollCreate1,
   sysEpollCtl,
-  sysEpollWait,
   sysEventfd,
   sysRead,
   sysWrite,
 } from "../../ffi/libc.ts";
 import { EpollEventArray, Int64Cell } from "../../ffi/structs.ts";
-import { EEXIST, EINTR } from "../../ffi/errno.ts";
+import { EEXIST } from "../../ffi/errno.ts";
+import { type Backend, type BackendName, EpollBackend } from "./backend.ts";
+import { openUringBackend } from "./uring_backend.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
-import { interestToEpoll, readinessFromEpoll } from "./interest.ts";
+import { interestToEpoll } from "./interest.ts";
 import {
   checkWorkerPermission,
   NonblockingParker,
@@ -90,6 +89,7 @@ import {
 } from "./parking.ts";
 import { runtimeEpollFds, RuntimeWatch } from "./runtime_watch.ts";
 import {
+  type BackendInfo,
   DEFAULT_TURN_BUDGET,
   DEFAULT_YIELD_INTERVAL_MS,
   type ReactorOptions,
@@ -117,7 +117,8 @@ const MAX_FD = 0x7fffffff;
  * ```
  */
 export class Reactor {
-  #epfd: number;
+  #backend: Backend;
+  #backendInfo: BackendInfo;
   #outerFd: number;
   #wakeFd: number;
   #closed = false;
@@ -141,7 +142,6 @@ export class Reactor {
   // Operations deferred to the next turn: one shared promise per turn, holding one ref.
   #nextTurn: Promise<void> | undefined;
   #releaseNextTurn: (() => void) | undefined;
-  #events: EpollEventArray;
   #ctlEvent = new EpollEventArray(1);
   #drained = new Int64Cell(); // what a read of the waker takes out
   #wakeValue = new Int64Cell(); // what a wake adds: 1
@@ -213,23 +213,40 @@ export class Reactor {
     this.#parking = parking;
     this.#onError = options.onError ??
       ((error, fd) => console.error(`netio reactor: callback for fd ${fd} threw:`, error));
-    this.#events = new EpollEventArray(maxEvents);
     this.#wakeValue.value = 1;
+    const requested = chooseBackend(options.backend);
 
     // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
     const drivers = watchRuntime ? runtimeEpollFds() : [];
-    this.#epfd = check(sysEpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
+    let backend: Backend | undefined;
+    let reason: string | undefined;
+    if (requested.name === "uring") {
+      const opened = openUringBackend();
+      if (opened instanceof Error) {
+        reason = `io_uring unavailable, using epoll: ${opened.message}`;
+      } else {
+        backend = opened;
+      }
+    }
+    backend ??= new EpollBackend(maxEvents);
+    this.#backend = backend;
+    this.#backendInfo = {
+      backend: backend.name,
+      requested: requested.name,
+      requestedBy: requested.by,
+      ...(reason !== undefined ? { fallbackReason: reason } : {}),
+    };
     let outer = -1, wake = -1;
     try {
       outer = check(sysEpollCreate1(EPOLL_CLOEXEC), "epoll_create1");
       wake = check(sysEventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd");
-      // The outer set: the inner epoll fd (readable when it has ready events) and the waker.
-      this.#ctl(outer, EPOLL_CTL_ADD, this.#epfd, EPOLLIN, 0, 0);
+      // The outer set: the backend's fd (readable when it has ready events) and the waker.
+      this.#ctl(outer, EPOLL_CTL_ADD, backend.fd, EPOLLIN, 0, 0);
       this.#ctl(outer, EPOLL_CTL_ADD, wake, EPOLLIN, 1, 0);
     } catch (e) {
       if (wake >= 0) sysClose(wake);
       if (outer >= 0) sysClose(outer);
-      sysClose(this.#epfd);
+      backend.close();
       throw e;
     }
     this.#outerFd = outer;
@@ -253,6 +270,16 @@ export class Reactor {
     return this.#parking;
   }
 
+  /** The backend in use: "epoll" or "uring". */
+  get backend(): BackendName {
+    return this.#backend.name;
+  }
+
+  /** Which backend runs, which was asked for (and how), and why a fallback happened. */
+  backendInfo(): BackendInfo {
+    return { ...this.#backendInfo };
+  }
+
   #ctl(epfd: number, op: number, fd: number, bits: number, lo: number, hi: number): void {
     this.#ctlEvent.set(0, bits, lo, hi);
     const r = sysEpollCtl(epfd, op, fd, this.#ctlEvent.bytes);
@@ -273,12 +300,14 @@ export class Reactor {
     if (this.#closed) throw new ClosedError("register");
     checkInteger(fd, "fd", 0, MAX_FD);
     if (typeof onReady !== "function") throw new TypeError("onReady must be a function");
-    const bits = interestToEpoll(interest);
+    interestToEpoll(interest); // validates
     if (this.#regs[fd]) {
       throw fail(-EEXIST, "epoll_ctl");
     }
     const gen = this.#generation = (this.#generation + 1) % GEN_LIMIT;
-    this.#ctl(this.#epfd, EPOLL_CTL_ADD, fd, bits, fd, gen);
+    this.#backend.add(fd, interest, gen);
+    // A parked reactor waits in the kernel: what the backend queued must reach it now.
+    if (this.#state === "parked") this.#backend.flush();
     const reg = new Registration(this, fd, gen, interest, onReady, options.ref ?? true);
     this.#regs[fd] = reg;
     this.#count++;
@@ -292,15 +321,9 @@ export class Reactor {
     if (!registration.active || this.#regs[registration.fd] !== registration) {
       throw new ClosedError("modify of a deregistered fd");
     }
-    const bits = interestToEpoll(interest);
-    this.#ctl(
-      this.#epfd,
-      EPOLL_CTL_MOD,
-      registration.fd,
-      bits,
-      registration.fd,
-      registration.generation,
-    );
+    interestToEpoll(interest); // validates
+    this.#backend.modify(registration.fd, interest, registration.generation);
+    if (this.#state === "parked") this.#backend.flush();
     registration.interest = interest;
   }
 
@@ -321,7 +344,7 @@ export class Reactor {
     this.#regs[fd] = undefined;
     this.#count--;
     if (reg.refd) this.#addRef(-1);
-    if (!this.#closed) sysEpollCtl(this.#epfd, EPOLL_CTL_DEL, fd, null);
+    if (!this.#closed) this.#backend.remove(fd);
     this.#waits.deregistered(reg);
   }
 
@@ -410,29 +433,22 @@ export class Reactor {
 
   #dispatch(limit: number): number {
     if (this.#closed) return 0;
-    const epfd = this.#epfd;
-    // Fewer slots than ready fds is safe: epoll keeps the rest on its ready list (edge-triggered
-    // ones included) and hands them out first on the next call.
-    const events = this.#events;
-    let n = sysEpollWait(epfd, events.bytes, limit, 0);
+    const backend = this.#backend;
+    let n = backend.poll(limit);
     this.#stats.polls++;
-    if (n < 0) {
-      if (n === -EINTR) return 0;
-      throw fail(n, "epoll_wait");
-    }
     if (n === 0) return 0;
     const regs = this.#regs;
     this.#stats.events += n;
     for (let i = 0; i < n; i++) {
-      const fd = events.fd(i);
-      const gen = events.generation(i);
+      const fd = backend.eventFd(i);
+      const gen = backend.eventGeneration(i);
       const reg = regs[fd];
       if (reg === undefined || reg.generation !== gen || !reg.active) {
         this.#stats.staleEvents++;
         continue;
       }
       try {
-        reg.callback(readinessFromEpoll(events.events(i)), reg);
+        reg.callback(backend.eventReady(i), reg);
       } catch (error) {
         this.#stats.cbErrors++;
         try {
@@ -474,7 +490,7 @@ export class Reactor {
     try {
       n = this.#dispatch(limit);
     } catch (error) {
-      this.#onError(error, this.#epfd);
+      this.#onError(error, this.#backend.fd);
     }
     if (this.#closed) return;
     if (n === limit) this.#cutTurn();
@@ -506,6 +522,7 @@ export class Reactor {
   #yieldToRuntime(): void {
     this.#stats.yields++;
     this.#state = "parked";
+    this.#backend.flush();
     sysWrite(this.#wakeFd, this.#wakeValue.bytes);
     (this.#yielder ??= new NonblockingParker(this.#outerFd)).park(this.#onUnpark);
   }
@@ -513,6 +530,8 @@ export class Reactor {
   #park(): void {
     this.#state = "parked";
     this.#stats.parks++;
+    // What the last turn queued (re-arms, interest changes) must be in the kernel before the wait.
+    this.#backend.flush();
     if (!this.#parker) {
       this.#parker = this.#parking === "worker"
         ? new WorkerParker(this.#outerFd)
@@ -554,6 +573,7 @@ export class Reactor {
       pendingWaits: this.#waits.pending,
       yields: s.yields,
       watchingRuntimeIo: (this.#runtimeWatch?.watched ?? 0) > 0,
+      backend: this.#backend.name,
       budgetCutoffs: s.budgetCutoffs,
       deferredOperations: s.deferred,
     };
@@ -591,7 +611,7 @@ export class Reactor {
     this.#refs = 0;
     sysClose(this.#outerFd);
     sysClose(this.#wakeFd);
-    sysClose(this.#epfd);
+    this.#backend.close();
     this.#runtimeWatch?.close();
     this.#runtimeWatch = null;
     if (defaultReactor === this) defaultReactor = undefined;
@@ -604,3 +624,22 @@ export class Reactor {
 }
 
 let defaultReactor: Reactor | undefined;
+
+/** The default backend where io_uring works (see the README: chosen by measurement). */
+const DEFAULT_BACKEND: BackendName = "epoll";
+
+/** The backend asked for: the option, else `NETIO_BACKEND` (read only if env access is granted). */
+function chooseBackend(option: unknown): { name: BackendName; by: BackendInfo["requestedBy"] } {
+  if (option !== undefined) {
+    if (option !== "epoll" && option !== "uring") {
+      throw new TypeError(`backend must be "epoll" or "uring", got ${String(option)}`);
+    }
+    return { name: option, by: "option" };
+  }
+  const env = { name: "env", variable: "NETIO_BACKEND" } as const;
+  if (Deno.permissions.querySync(env).state === "granted") {
+    const value = Deno.env.get("NETIO_BACKEND");
+    if (value === "epoll" || value === "uring") return { name: value, by: "NETIO_BACKEND" };
+  }
+  return { name: DEFAULT_BACKEND, by: "default" };
+}

@@ -1,0 +1,327 @@
+/**
+ * io_uring(7) from FFI: setup with a feature check, the submission and completion rings mapped
+ * once and read and written as typed arrays (shared memory with the kernel: a completion is read
+ * without a syscall), SQE layouts, and a non-blocking `io_uring_enter` for submission. The only
+ * home of io_uring's struct layouts.
+ *
+ * Ring indexes are loaded and stored with `Atomics` (sequentially consistent), which gives the
+ * acquire/release order the kernel expects on aarch64 as well as x86_64.
+ *
+ * @module
+ */
+
+import { ErrnoError } from "./errno.ts";
+import {
+  fail,
+  sysClose,
+  sysIoUringEnter,
+  sysIoUringRegister,
+  sysIoUringSetup,
+  sysMmapRing,
+  sysMunmap,
+} from "./libc.ts";
+
+/** Opcodes (include/uapi/linux/io_uring.h). */
+export const IORING_OP_NOP = 0;
+/** Poll an fd for a mask of events. */
+export const IORING_OP_POLL_ADD = 6;
+/** Remove a poll request by its user_data. */
+export const IORING_OP_POLL_REMOVE = 7;
+/** `len` of a POLL_ADD: keep it armed after each completion (multishot). */
+export const IORING_POLL_ADD_MULTI = 1;
+/** CQE flag: more completions will come for this request (a multishot one is still armed). */
+export const IORING_CQE_F_MORE = 2;
+
+const IORING_ENTER_GETEVENTS = 1;
+/** `sq_ring->flags`: completions overflowed and wait in the kernel (flush with GETEVENTS). */
+const IORING_SQ_CQ_OVERFLOW = 2;
+const IORING_SETUP_CQSIZE = 8;
+const IORING_SETUP_SUBMIT_ALL = 1 << 7;
+/** Features (params.features) netio relies on. */
+export const IORING_FEAT_SINGLE_MMAP = 1;
+/** Completions are never dropped: an overflowing CQ keeps them in the kernel. */
+export const IORING_FEAT_NODROP = 2;
+const IORING_REGISTER_PROBE = 8;
+const IO_URING_OP_SUPPORTED = 1;
+const IORING_OFF_SQ_RING = 0;
+const IORING_OFF_SQES = 0x10000000;
+
+/** struct io_uring_params and its offsets (bytes). */
+const PARAMS_SIZE = 120;
+const P_SQ_ENTRIES = 0;
+const P_CQ_ENTRIES = 4;
+const P_FLAGS = 8;
+const P_FEATURES = 20;
+const P_SQ_OFF = 40;
+const P_CQ_OFF = 80;
+// struct io_sqring_offsets / io_cqring_offsets: u32 fields in this order.
+const OFF_HEAD = 0;
+const OFF_TAIL = 4;
+const OFF_MASK = 8;
+const SQ_OFF_FLAGS = 16;
+const SQ_OFF_ARRAY = 24;
+const CQ_OFF_CQES = 20;
+/** SQE and CQE sizes (no SQE128/CQE32). */
+const SQE_BYTES = 64;
+const SQE_WORDS = SQE_BYTES / 4;
+const CQE_WORDS = 4;
+const WORD = 4;
+/** struct io_uring_probe: 16-byte header, then 8 bytes per op. */
+const PROBE_HEADER = 16;
+const PROBE_OP = 8;
+const PROBE_OPS = 256;
+
+/** Why a ring could not be made, for the fallback's report. */
+export class RingUnavailable extends Error {
+  /** The errno (ENOSYS, EPERM, EINVAL, ...), or 0 for a missing feature. */
+  readonly errno: number;
+  constructor(message: string, errno: number) {
+    super(message);
+    this.name = "RingUnavailable";
+    this.errno = errno;
+  }
+}
+
+/**
+ * One io_uring: `sqEntries` submission slots, `cqEntries` completion slots. Entries are queued
+ * with the `prep*` methods (no allocation), leave with {@linkcode Ring.submit}, and completions
+ * are read with {@linkcode Ring.ready} / the accessors / {@linkcode Ring.advance}.
+ */
+export class Ring {
+  readonly fd: number;
+  readonly features: number;
+  readonly sqEntries: number;
+  readonly cqEntries: number;
+  #map: Deno.PointerObject;
+  #mapLength: number;
+  #sqesMap: Deno.PointerObject;
+  #sqesLength: number;
+  #ring: Int32Array;
+  #sqes: Int32Array;
+  #sqHead: number;
+  #sqTail: number;
+  #sqMask: number;
+  #sqFlags: number;
+  #cqHead: number;
+  #cqTail: number;
+  #cqMask: number;
+  #cqes: number;
+  /** Our tail: entries prepared but not yet published to the kernel. */
+  #tail = 0;
+  #submitted = 0;
+  #closed = false;
+
+  private constructor(
+    fd: number,
+    params: DataView,
+    map: Deno.PointerObject,
+    mapLength: number,
+    sqesMap: Deno.PointerObject,
+    sqesLength: number,
+  ) {
+    this.fd = fd;
+    this.features = params.getUint32(P_FEATURES, true);
+    this.sqEntries = params.getUint32(P_SQ_ENTRIES, true);
+    this.cqEntries = params.getUint32(P_CQ_ENTRIES, true);
+    this.#map = map;
+    this.#mapLength = mapLength;
+    this.#sqesMap = sqesMap;
+    this.#sqesLength = sqesLength;
+    this.#ring = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(map, mapLength));
+    this.#sqes = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(sqesMap, sqesLength));
+    const sq = (field: number) => params.getUint32(P_SQ_OFF + field, true) / WORD;
+    const cq = (field: number) => params.getUint32(P_CQ_OFF + field, true) / WORD;
+    this.#sqHead = sq(OFF_HEAD);
+    this.#sqTail = sq(OFF_TAIL);
+    this.#sqFlags = sq(SQ_OFF_FLAGS);
+    this.#cqHead = cq(OFF_HEAD);
+    this.#cqTail = cq(OFF_TAIL);
+    this.#cqes = cq(CQ_OFF_CQES);
+    // The masks are read from the ring itself: the offsets locate them.
+    this.#sqMask = this.#ring[sq(OFF_MASK)]!;
+    this.#cqMask = this.#ring[cq(OFF_MASK)]!;
+    // The SQ index array maps ring slots to SQEs one to one, once.
+    const array = sq(SQ_OFF_ARRAY);
+    for (let i = 0; i < this.sqEntries; i++) this.#ring[array + i] = i;
+    this.#tail = this.#submitted = Atomics.load(this.#ring, this.#sqTail);
+  }
+
+  /**
+   * Sets up a ring. Throws {@linkcode RingUnavailable} when the kernel refuses (ENOSYS: too
+   * old; EPERM: seccomp or `kernel.io_uring_disabled`; ENOMEM/EINVAL) or lacks a feature netio
+   * needs (a single mapping for both rings, completions never dropped).
+   */
+  static open(entries: number, cqEntries: number): Ring {
+    const params = new Uint8Array(PARAMS_SIZE);
+    const view = new DataView(params.buffer);
+    view.setUint32(P_FLAGS, IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL, true);
+    view.setUint32(P_CQ_ENTRIES, cqEntries, true);
+    const fd = sysIoUringSetup(entries, params);
+    if (fd < 0) {
+      throw new RingUnavailable(`io_uring_setup: ${fail(fd, "io_uring_setup").message}`, -fd);
+    }
+    try {
+      const features = view.getUint32(P_FEATURES, true);
+      const needed = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP;
+      if ((features & needed) !== needed) {
+        throw new RingUnavailable(
+          `io_uring lacks features netio needs (0x${features.toString(16)})`,
+          0,
+        );
+      }
+      const sqEntries = view.getUint32(P_SQ_ENTRIES, true);
+      const cqCount = view.getUint32(P_CQ_ENTRIES, true);
+      const sqBytes = view.getUint32(P_SQ_OFF + SQ_OFF_ARRAY, true) + sqEntries * WORD;
+      const cqBytes = view.getUint32(P_CQ_OFF + CQ_OFF_CQES, true) + cqCount * CQE_WORDS * WORD;
+      const mapLength = Math.max(sqBytes, cqBytes);
+      const map = sysMmapRing(mapLength, fd, IORING_OFF_SQ_RING);
+      if (typeof map === "number" || map === null) {
+        throw new RingUnavailable(`mmap of the rings: errno ${-Number(map)}`, -Number(map));
+      }
+      const sqesLength = sqEntries * SQE_BYTES;
+      const sqes = sysMmapRing(sqesLength, fd, IORING_OFF_SQES);
+      if (typeof sqes === "number" || sqes === null) {
+        sysMunmap(map, mapLength);
+        throw new RingUnavailable(`mmap of the SQEs: errno ${-Number(sqes)}`, -Number(sqes));
+      }
+      return new Ring(fd, view, map, mapLength, sqes, sqesLength);
+    } catch (error) {
+      sysClose(fd);
+      throw error;
+    }
+  }
+
+  /** Which of `opcodes` the kernel supports (IORING_REGISTER_PROBE). */
+  supports(opcodes: readonly number[]): boolean[] {
+    const probe = new Uint8Array(PROBE_HEADER + PROBE_OPS * PROBE_OP);
+    const r = sysIoUringRegister(this.fd, IORING_REGISTER_PROBE, probe, PROBE_OPS);
+    if (r < 0) throw fail(r, "io_uring_register", "IORING_REGISTER_PROBE");
+    const lastOp = probe[0]!;
+    return opcodes.map((op) =>
+      op <= lastOp &&
+      (probe[PROBE_HEADER + op * PROBE_OP + 2]! & IO_URING_OP_SUPPORTED) !== 0
+    );
+  }
+
+  /** Entries prepared and not yet submitted. */
+  get pending(): number {
+    return this.#tail - this.#submitted;
+  }
+
+  /** Free submission slots. */
+  get free(): number {
+    return this.sqEntries - (this.#tail - Atomics.load(this.#ring, this.#sqHead));
+  }
+
+  /** The next SQE, zeroed: its index in `#sqes` (words). Call only when `free > 0`. */
+  #next(): number {
+    const at = (this.#tail & this.#sqMask) * SQE_WORDS;
+    this.#sqes.fill(0, at, at + SQE_WORDS);
+    this.#tail = (this.#tail + 1) | 0;
+    return at;
+  }
+
+  /**
+   * A POLL_ADD of `fd` for the poll mask `events` (EPOLLET honoured with `multishot`), tagged
+   * (`tagLo`, `tagHi`): the two 32-bit halves of user_data.
+   */
+  prepPoll(fd: number, events: number, multishot: boolean, tagLo: number, tagHi: number): void {
+    const s = this.#sqes;
+    const at = this.#next();
+    s[at] = IORING_OP_POLL_ADD;
+    s[at + 1] = fd;
+    s[at + 6] = multishot ? IORING_POLL_ADD_MULTI : 0;
+    s[at + 7] = events;
+    s[at + 8] = tagLo;
+    s[at + 9] = tagHi;
+  }
+
+  /**
+   * A POLL_REMOVE of the poll tagged (`targetLo`, `targetHi`); its own completion is tagged
+   * (`tagLo`, `tagHi`).
+   */
+  prepPollRemove(targetLo: number, targetHi: number, tagLo: number, tagHi: number): void {
+    const s = this.#sqes;
+    const at = this.#next();
+    s[at] = IORING_OP_POLL_REMOVE;
+    s[at + 1] = -1;
+    s[at + 4] = targetLo;
+    s[at + 5] = targetHi;
+    s[at + 8] = tagLo;
+    s[at + 9] = tagHi;
+  }
+
+  /** A NOP tagged (`tagLo`, `tagHi`). */
+  prepNop(tagLo: number, tagHi: number): void {
+    const s = this.#sqes;
+    const at = this.#next();
+    s[at] = IORING_OP_NOP;
+    s[at + 8] = tagLo;
+    s[at + 9] = tagHi;
+  }
+
+  /**
+   * Publishes what was prepared and submits it with one non-blocking io_uring_enter (which also
+   * flushes completions held back by an overflow). Returns the number submitted.
+   */
+  submit(): number {
+    const count = this.#tail - this.#submitted;
+    const overflow = (Atomics.load(this.#ring, this.#sqFlags) & IORING_SQ_CQ_OVERFLOW) !== 0;
+    if (count === 0 && !overflow) return 0;
+    Atomics.store(this.#ring, this.#sqTail, this.#tail);
+    let r = sysIoUringEnter(this.fd, count, overflow ? IORING_ENTER_GETEVENTS : 0);
+    // EINTR and EAGAIN/EBUSY (no memory for requests now, or a full CQ): try again next turn.
+    if (r < 0) {
+      const errno = -r;
+      if (errno === 4 || errno === 11 || errno === 16) return 0;
+      throw new ErrnoError(errno, "io_uring_enter");
+    }
+    if (r > count) r = count;
+    this.#submitted = (this.#submitted + r) | 0;
+    return r;
+  }
+
+  /** Completions ready to read now (no syscall). */
+  ready(): number {
+    return (Atomics.load(this.#ring, this.#cqTail) - this.#ring[this.#cqHead]!) | 0;
+  }
+
+  /** The `i`-th ready completion's word index (for the accessors below). */
+  cqe(i: number): number {
+    return this.#cqes + ((this.#ring[this.#cqHead]! + i) & this.#cqMask) * CQE_WORDS;
+  }
+
+  /** user_data's low half of the CQE at word `at`. */
+  tagLo(at: number): number {
+    return this.#ring[at]!;
+  }
+
+  /** user_data's high half. */
+  tagHi(at: number): number {
+    return this.#ring[at + 1]!;
+  }
+
+  /** The result (`-errno` on failure). */
+  result(at: number): number {
+    return this.#ring[at + 2]!;
+  }
+
+  /** The CQE flags (IORING_CQE_F_MORE, ...). */
+  flags(at: number): number {
+    return this.#ring[at + 3]!;
+  }
+
+  /** Marks `n` completions as consumed. */
+  advance(n: number): void {
+    Atomics.store(this.#ring, this.#cqHead, (this.#ring[this.#cqHead]! + n) | 0);
+  }
+
+  /** Unmaps the rings and closes the fd (the kernel cancels whatever is still in flight). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    sysMunmap(this.#sqesMap, this.#sqesLength);
+    sysMunmap(this.#map, this.#mapLength);
+    sysClose(this.fd);
+  }
+}
