@@ -286,6 +286,16 @@ export class Ring {
     return (Atomics.load(this.#ring, this.#cqTail) - this.#ring[this.#cqHead]!) | 0;
   }
 
+  /** The completion queue's tail now: the sequence number the next completion will get. */
+  completionTail(): number {
+    return Atomics.load(this.#ring, this.#cqTail);
+  }
+
+  /** The word index of the completion with sequence number `seq` (not consumed yet). */
+  cqeAt(seq: number): number {
+    return this.#cqes + (seq & this.#cqMask) * CQE_WORDS;
+  }
+
   /** The `i`-th ready completion's word index (for the accessors below). */
   cqe(i: number): number {
     return this.#cqes + ((this.#ring[this.#cqHead]! + i) & this.#cqMask) * CQE_WORDS;

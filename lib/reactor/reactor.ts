@@ -76,7 +76,7 @@ import {
 import { EpollEventArray, Int64Cell } from "../../ffi/structs.ts";
 import { EEXIST } from "../../ffi/errno.ts";
 import { type Backend, type BackendName, EpollBackend } from "./backend.ts";
-import { openUringBackend } from "./uring_backend.ts";
+import { DEFAULT_URING_ENTRIES, openUringBackend } from "./uring_backend.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
 import { interestToEpoll } from "./interest.ts";
@@ -215,13 +215,19 @@ export class Reactor {
       ((error, fd) => console.error(`netio reactor: callback for fd ${fd} threw:`, error));
     this.#wakeValue.value = 1;
     const requested = chooseBackend(options.backend);
+    const uringEntries = checkInteger(
+      options.uringEntries ?? DEFAULT_URING_ENTRIES,
+      "uringEntries",
+      1,
+      MAX_SLOTS,
+    );
 
     // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
     const drivers = watchRuntime ? runtimeEpollFds() : [];
     let backend: Backend | undefined;
     let reason: string | undefined;
     if (requested.name === "uring") {
-      const opened = openUringBackend();
+      const opened = openUringBackend(uringEntries);
       if (opened instanceof Error) {
         reason = `io_uring unavailable, using epoll: ${opened.message}`;
       } else {

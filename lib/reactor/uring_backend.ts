@@ -31,12 +31,12 @@ import {
 import type { Backend } from "./backend.ts";
 import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
 
-/** Submission slots; completions get 8 times as many (measured: never overflows at 10k fds). */
-const SQ_ENTRIES = 1024;
-const CQ_ENTRIES = 8192;
+/** Submission slots by default; completions get 8 times as many. */
+export const DEFAULT_URING_ENTRIES = 1024;
+const CQ_PER_SQ = 8;
 /** POLL_REMOVE's answer when the poll is completing right now: it stays armed; try again. */
 const EALREADY = 114;
-/** Tries of one removal before giving up on it (each after the poll's own completion). */
+/** Tries of one removal (each after the poll's own completion has run). */
 const REMOVE_TRIES = 64;
 /** Tokens are non-zero 31-bit numbers. */
 const TOKEN_LIMIT = 0x7fffffff;
@@ -50,10 +50,12 @@ const statBuf = new Uint8Array(STAT_SIZE);
 /**
  * Opens the ring, or says why not (for the fallback). Checks the opcodes this backend uses.
  */
-export function openUringBackend(): UringBackend | RingUnavailable {
+export function openUringBackend(
+  entries = DEFAULT_URING_ENTRIES,
+): UringBackend | RingUnavailable {
   let ring: Ring;
   try {
-    ring = Ring.open(SQ_ENTRIES, CQ_ENTRIES);
+    ring = Ring.open(entries, entries * CQ_PER_SQ);
   } catch (error) {
     if (error instanceof RingUnavailable) return error;
     throw error;
@@ -88,11 +90,6 @@ export class UringBackend implements Backend {
   #rearmFds = new Int32Array(1024);
   #rearmTokens = new Int32Array(1024);
   #rearmCount = 0;
-  // Removals the kernel answered EALREADY (the poll was completing): submitted again. A poll
-  // left armed would keep its socket open after the owner's close().
-  #retryFds: number[] = [];
-  #retryTokens: number[] = [];
-  #retryTries = new Map<number, number>();
   // The events of the last poll.
   #outFd = new Int32Array(1024);
   #outGen = new Uint32Array(1024);
@@ -166,7 +163,9 @@ export class UringBackend implements Backend {
   modify(fd: number, interest: number, generation: number): void {
     interestToEpoll(interest);
     const old = this.#tokens[fd]!;
-    if ((this.#state[fd]! & ARMED) !== 0) this.#prepRemove(fd, old);
+    const state = this.#state[fd]!;
+    if ((state & MULTISHOT) !== 0) this.#removeNow(fd, old);
+    else if ((state & ARMED) !== 0) this.#prepRemove(fd, old);
     this.#tokens[fd] = this.#token();
     this.#generations[fd] = generation;
     this.#interests[fd] = interest;
@@ -175,12 +174,48 @@ export class UringBackend implements Backend {
 
   remove(fd: number): void {
     if (fd >= this.#tokens.length) return;
-    if ((this.#state[fd]! & ARMED) !== 0) this.#prepRemove(fd, this.#tokens[fd]!);
+    const token = this.#tokens[fd]!;
+    const state = this.#state[fd]!;
     this.#tokens[fd] = 0;
     this.#state[fd] = 0;
     this.#interests[fd] = 0;
-    // Now: the poll holds the file open until it is removed.
+    if ((state & ARMED) === 0) return;
+    if ((state & MULTISHOT) !== 0) {
+      this.#removeNow(fd, token);
+      return;
+    }
+    // Now: the poll holds the file open until it is removed. (A one-shot poll that is
+    // completing as we remove it ends by itself.)
+    this.#prepRemove(fd, token);
     this.ring.submit();
+  }
+
+  /**
+   * Removes a multishot poll for good. One that is completing right now answers EALREADY and
+   * re-arms itself: left so, it would hold the socket open after the owner's close() and keep
+   * firing for nobody, and the reactor may be idle and read no completion for a long time. So
+   * the answer is read here (a removal completes during the submitting call) and the removal
+   * repeated until it takes.
+   */
+  #removeNow(fd: number, token: number): void {
+    this.#prepRemove(fd, token);
+    for (let tries = 0; tries < REMOVE_TRIES; tries++) {
+      const from = this.ring.completionTail();
+      this.ring.submit();
+      if (this.#removeAnswer(fd, token, from) !== -EALREADY) return;
+      this.#prepRemove(fd, token);
+    }
+  }
+
+  /** The result of the removal of (fd, token) among completions from `from`, if there. */
+  #removeAnswer(fd: number, token: number, from: number): number | undefined {
+    const ring = this.ring;
+    const to = ring.completionTail();
+    for (let seq = from; seq !== to; seq = (seq + 1) | 0) {
+      const at = ring.cqeAt(seq);
+      if (ring.tagLo(at) === fd && ring.tagHi(at) === -token) return ring.result(at);
+    }
+    return undefined;
   }
 
   /** A POLL_REMOVE of the poll (fd, token); its own completion is tagged (fd, -token). */
@@ -190,11 +225,6 @@ export class UringBackend implements Backend {
   }
 
   #rearmPending(): void {
-    if (this.#retryFds.length > 0) {
-      const fds = this.#retryFds, tokens = this.#retryTokens;
-      for (let i = 0; i < fds.length; i++) this.#prepRemove(fds[i]!, tokens[i]!);
-      fds.length = tokens.length = 0;
-    }
     const count = this.#rearmCount;
     this.#rearmCount = 0;
     for (let i = 0; i < count; i++) {
@@ -218,12 +248,7 @@ export class UringBackend implements Backend {
       const fd = ring.tagLo(at);
       const token = ring.tagHi(at);
       const res = ring.result(at);
-      if (token < 0) {
-        // A POLL_REMOVE's own completion.
-        if (res === -EALREADY) this.#retryRemove(fd, -token);
-        else if (this.#retryTries.size > 0) this.#retryTries.delete(-token);
-        continue;
-      }
+      if (token < 0) continue; // a POLL_REMOVE's own completion (answered in #removeNow)
       if (fd < 0 || fd >= this.#tokens.length || this.#tokens[fd] !== token) {
         // A poll removed or replaced meanwhile (-ECANCELED, or a last event): not for anyone.
         continue;
@@ -245,18 +270,6 @@ export class UringBackend implements Backend {
     }
     ring.advance(used);
     return n;
-  }
-
-  #retryRemove(fd: number, token: number): void {
-    const tries = (this.#retryTries.get(token) ?? 0) + 1;
-    // Bounded, so that a kernel answering EALREADY forever could not make us spin.
-    if (tries > REMOVE_TRIES) {
-      this.#retryTries.delete(token);
-      return;
-    }
-    this.#retryTries.set(token, tries);
-    this.#retryFds.push(fd);
-    this.#retryTokens.push(token);
   }
 
   eventFd(i: number): number {
