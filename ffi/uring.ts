@@ -37,6 +37,11 @@ const IORING_ENTER_GETEVENTS = 1;
 const IORING_SQ_CQ_OVERFLOW = 2;
 const IORING_SETUP_CQSIZE = 8;
 const IORING_SETUP_SUBMIT_ALL = 1 << 7;
+// Not used, measured 2026-12-01: IORING_SETUP_COOP_TASKRUN (completions posted when the thread
+// next enters the kernel) made a keep-alive request cost what it costs on epoll (15 us against
+// 25-27 without it) but let a completion wait past 50 ms now and then while the thread slept in
+// Deno's event loop (a socket close seen late: 1 run in 8 of the pool's fd test); with
+// DEFER_TASKRUN|SINGLE_ISSUER nothing woke the parked reactor at all. Correct first.
 /** Features (params.features) netio relies on. */
 export const IORING_FEAT_SINGLE_MMAP = 1;
 /** Completions are never dropped: an overflowing CQ keeps them in the kernel. */
