@@ -44,6 +44,7 @@ export const COMPARISONS: readonly ComparisonEntry[] = [
   { name: "HTTP server", path: "./load/http_compare.ts" },
   { name: "serve(), the fetch-standard server", path: "./load/serve_compare.ts" },
   { name: "reactor (echo, wake latency)", path: "./load/reactor_compare.ts" },
+  { name: "reactor backends (io_uring vs epoll)", path: "./load/backend_compare.ts" },
   { name: "fairness with Deno's own I/O", path: "./load/fairness_compare.ts" },
   { name: "transfers (sendfile, splice, proxy, writev)", path: "./load/transfer_compare.ts" },
   { name: "connection pool", path: "./load/pool_compare.ts" },

@@ -12,6 +12,10 @@
  * curl -d hi http://127.0.0.1:8080/echo
  * ```
  *
+ * `--backend uring` runs the reactor on io_uring (`--backend epoll` on epoll; by default
+ * `NETIO_BACKEND`, else epoll); where io_uring is missing or refused it falls back to epoll and
+ * says why on stderr.
+ *
  * The server core (parsing, batching, limits, deadlines) is `serveHttp` in lib/http/server.ts (the `@netio/netio/http` subpath, ../http.ts here).
  *
  * @module
@@ -24,6 +28,7 @@ import {
   type HttpRequest,
   type HttpResponse,
   type HttpServer,
+  Reactor,
   serveHttp,
   TcpListener,
 } from "../mod.ts";
@@ -31,7 +36,7 @@ import {
 const usage = `usage: deno run --allow-ffi --allow-net --allow-read --allow-env \\
          examples/http_server.ts [options]
 
-An HTTP/1.1 keep-alive server on netio's epoll reactor. Routes: / (Hello, World!),
+An HTTP/1.1 keep-alive server on netio's reactor. Routes: / (Hello, World!),
 /echo (echoes the request body), /thread (which thread answered), anything else 404.
 Prints 'listening on PORT' when ready;
 SIGINT/SIGTERM shut it down gracefully (a second signal exits at once).
@@ -45,6 +50,9 @@ options:
   --header-timeout-ms MS   a request head must arrive within this long (default 10000; 0 off)
   --workers N              N worker threads, each with its own reactor and SO_REUSEPORT
                            listener on the same port (default 1: serve on the main thread)
+  --backend NAME           the reactor's backend: epoll or uring (io_uring); default
+                           NETIO_BACKEND when set, else epoll. Where io_uring is missing
+                           or refused the server runs on epoll and says why on stderr
   --access-log             print one line per response (off by default)
   -h, --help               this text`;
 
@@ -79,12 +87,30 @@ interface Settings {
   headerTimeoutMs: number;
   accessLog: boolean;
   reusePort: boolean;
+  /** The reactor's backend from `--backend`; undefined: NETIO_BACKEND, else the default. */
+  backend: "epoll" | "uring" | undefined;
   /** Which thread serves: "main" or "worker N". */
   thread: string;
 }
 
+/**
+ * The reactor of one server thread: one with the backend asked for, or the default one. A
+ * fallback (io_uring missing or refused) is said on stderr, once per thread.
+ */
+function reactorFor(settings: Settings): Reactor {
+  const reactor = settings.backend === undefined
+    ? Reactor.default()
+    : new Reactor({ backend: settings.backend });
+  const reason = reactor.backendInfo().fallbackReason;
+  if (reason !== undefined) {
+    console.error(settings.thread === "main" ? reason : `${settings.thread}: ${reason}`);
+  }
+  return reactor;
+}
+
 function start(settings: Settings): HttpServer {
   return serveHttp({
+    reactor: reactorFor(settings),
     handler: routes(settings.thread),
     hostname: settings.host,
     port: settings.port,
@@ -153,12 +179,17 @@ function parseSettings(args: string[]): { settings: Settings; workers: number } 
       "idle-timeout-ms": { type: "string", default: "75000" },
       "header-timeout-ms": { type: "string", default: "10000" },
       workers: { type: "string", default: "1" },
+      backend: { type: "string" },
       "access-log": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) return null;
   const workers = integer("workers", values.workers, 1, 256);
+  const backend = values.backend;
+  if (backend !== undefined && backend !== "epoll" && backend !== "uring") {
+    throw new RangeError(`--backend must be epoll or uring, got ${backend}`);
+  }
   return {
     workers,
     settings: {
@@ -171,6 +202,7 @@ function parseSettings(args: string[]): { settings: Settings; workers: number } 
       headerTimeoutMs: integer("header-timeout-ms", values["header-timeout-ms"], 0, 2 ** 31 - 1),
       accessLog: values["access-log"],
       reusePort: workers > 1,
+      backend,
       thread: "main",
     },
   };

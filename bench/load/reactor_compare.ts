@@ -22,14 +22,35 @@ import {
 } from "./lib.ts";
 import { runComparisonMain } from "./runner.ts";
 
-interface EchoRun {
+/** What `echo_client.ts` reports for one run. */
+export interface EchoRun {
+  /** Messages echoed back. */
   messages: number;
+  /** Wall seconds of the run. */
   seconds: number;
+  /** Median round trip, microseconds. */
   p50Us: number;
+  /** 99th percentile round trip, microseconds. */
   p99Us: number;
 }
 
-async function echoLoad(
+/**
+ * Drives an echo server with `echo_client.ts` (pinned to the client core): `connections`
+ * ping-pong connections for `seconds`; the client's report and the server's CPU per message.
+ *
+ * @example
+ * ```ts ignore
+ * import { echoLoad } from "./reactor_compare.ts";
+ * import { startServer } from "./lib.ts";
+ *
+ * await using server = await startServer({
+ *   name: "Deno.listen echo",
+ *   command: [Deno.execPath(), "run", "--allow-net", "bench/load/servers/echo_deno.ts"],
+ * });
+ * console.log((await echoLoad(server, 100, 2)).cpuUsPerMessage);
+ * ```
+ */
+export async function echoLoad(
   server: ServerProcess,
   connections: number,
   seconds: number,
