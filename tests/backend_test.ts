@@ -9,6 +9,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/constants.ts";
 import { sysClose, sysEventfd, sysRead, sysWrite } from "../ffi/libc.ts";
 import { Int64Cell } from "../ffi/structs.ts";
 import { openUringBackend } from "../lib/reactor/uring_backend.ts";
+import { until } from "./helpers.ts";
 
 /** Whether this kernel (and sandbox) gives us an io_uring at all. */
 const uringWorks = (() => {
@@ -23,14 +24,6 @@ const ONE = (() => {
   cell.value = 1;
   return cell.bytes;
 })();
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, i < 50 ? 0 : 5));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 Deno.test("backend: the option picks the backend, and backendInfo() says who asked", async () => {
   await using epoll = new Reactor({ backend: "epoll" });

@@ -169,3 +169,72 @@ export async function assertNoNewFd(attempt: () => Promise<void>): Promise<void>
   }
   assert.fail(`the fd count changed every time: ${seen.join(", ")}`);
 }
+
+/**
+ * Waits until `condition` holds, polling once per macrotask turn at first (so a reactor in the
+ * same process gets its turns), then every 5 ms; fails the test, naming `what`, after `tries`
+ * polls (about 20 s by default: a bound, not a measure).
+ */
+export async function until(condition: () => boolean, what: string, tries = 4_000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, i < 100 ? 0 : 5));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/**
+ * An independent reader of the server's responses: NOT netio's parser, so that a framing bug the
+ * two share cannot hide. Strict on purpose: CRLF line ends only, a status line of
+ * `HTTP/1.x NNN reason`, token header names, at most one Content-Length, no Transfer-Encoding (the
+ * server never chunks), and a Content-Length on every response that has a body. Returns the
+ * bytes consumed, or 0 while the response is incomplete; throws on anything malformed.
+ */
+export function readStrictResponse(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  head: boolean,
+): { consumed: number; status: number; headers: Map<string, string>; body: Uint8Array } | 0 {
+  let headEnd = -1;
+  for (let i = start; i + 3 < end; i++) {
+    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) {
+      headEnd = i;
+      break;
+    }
+  }
+  if (headEnd < 0) {
+    if (end - start > 64 * 1024) throw new Error("response head over 64 KiB");
+    return 0;
+  }
+  const text = new TextDecoder("latin1").decode(buf.subarray(start, headEnd));
+  if (/[^\r]\n|^\n/.test(text) || /\r(?!\n)/.test(text)) throw new Error("a bare CR or LF");
+  const [statusLine, ...lines] = text.split("\r\n");
+  const m = /^HTTP\/1\.[01] (\d{3}) [^\r\n]*$/.exec(statusLine!);
+  if (!m) throw new Error(`bad status line: ${JSON.stringify(statusLine)}`);
+  const status = Number(m[1]);
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const h = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/.exec(line);
+    if (!h) throw new Error(`bad header line: ${JSON.stringify(line)}`);
+    const name = h[1]!.toLowerCase();
+    if (name === "content-length" && headers.has(name)) throw new Error("two Content-Lengths");
+    if (name === "transfer-encoding") throw new Error("Transfer-Encoding in a response");
+    headers.set(name, headers.has(name) ? `${headers.get(name)}, ${h[2]}` : h[2]!);
+  }
+  const bodyStart = headEnd + 4;
+  const bodiless = head || status < 200 || status === 204 || status === 304;
+  let length = 0;
+  if (!bodiless) {
+    const cl = headers.get("content-length");
+    if (cl === undefined || !/^\d+$/.test(cl)) throw new Error(`no valid Content-Length: ${cl}`);
+    length = Number(cl);
+  }
+  if (end - bodyStart < length) return 0;
+  return {
+    consumed: bodyStart + length - start,
+    status,
+    headers,
+    body: buf.subarray(bodyStart, bodyStart + length),
+  };
+}

@@ -24,7 +24,7 @@ import { O_CLOEXEC, O_RDONLY } from "../ffi/constants.ts";
 import { sysClose, sysFstat, sysOpen } from "../ffi/libc.ts";
 import { STAT_SIZE } from "../ffi/structs.ts";
 import { sockAddr } from "../lib/net/_sockaddr.ts";
-import { assertSameBytes, randomBytes } from "./helpers.ts";
+import { assertSameBytes, randomBytes, readStrictResponse, until } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime
 
@@ -43,14 +43,6 @@ function gate(): Gate {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => open = resolve);
   return { promise, open };
-}
-
-/** Waits (bounded: about 10 s) until `condition` holds, giving the reactor turns. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
 /** Settles with `promise`, or fails the test after `ms` (the timer is always cleared). */
@@ -120,57 +112,6 @@ interface Response {
   body: Uint8Array;
 }
 
-/**
- * Parses one response at `buf[start, end)`: CRLF line ends only, a status line of
- * `HTTP/1.x NNN reason`, token header names, no header twice, no Transfer-Encoding (the server never
- * chunks), and a Content-Length on every response that may have a body. Returns the bytes consumed
- * and the response (its body a copy), 0 while incomplete; throws on anything malformed.
- */
-function parseResponse(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-): { consumed: number; response: Response } | 0 {
-  let headEnd = -1;
-  for (let i = start; i + 3 < end; i++) {
-    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) {
-      headEnd = i;
-      break;
-    }
-  }
-  if (headEnd < 0) {
-    if (end - start > 64 * 1024) throw new Error("response head over 64 KiB");
-    return 0;
-  }
-  const text = new TextDecoder("latin1").decode(buf.subarray(start, headEnd));
-  if (/[^\r]\n|^\n/.test(text) || /\r(?!\n)/.test(text)) throw new Error("a bare CR or LF");
-  const [statusLine, ...lines] = text.split("\r\n");
-  const m = /^HTTP\/1\.[01] (\d{3}) [^\r\n]*$/.exec(statusLine!);
-  if (!m) throw new Error(`bad status line: ${JSON.stringify(statusLine)}`);
-  const status = Number(m[1]);
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const h = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/.exec(line);
-    if (!h) throw new Error(`bad header line: ${JSON.stringify(line)}`);
-    const name = h[1]!.toLowerCase();
-    if (headers.has(name)) throw new Error(`header ${name} twice`);
-    if (name === "transfer-encoding") throw new Error("Transfer-Encoding in a response");
-    headers.set(name, h[2]!);
-  }
-  const bodyStart = headEnd + 4;
-  let length = 0;
-  if (status >= 200 && status !== 204 && status !== 304) {
-    const cl = headers.get("content-length");
-    if (cl === undefined || !/^\d+$/.test(cl)) throw new Error(`no valid Content-Length: ${cl}`);
-    length = Number(cl);
-  }
-  if (end - bodyStart < length) return 0;
-  return {
-    consumed: bodyStart + length - start,
-    response: { status, headers, body: buf.slice(bodyStart, bodyStart + length) },
-  };
-}
-
 /** Reads responses from a connection (netio's TcpStream or Deno's TcpConn). */
 class ResponseReader {
   #source: { read(buf: Uint8Array): Promise<number | null> };
@@ -209,10 +150,10 @@ class ResponseReader {
   /** The next response; null at EOF between responses (EOF inside one throws). */
   async next(): Promise<Response | null> {
     for (;;) {
-      const r = parseResponse(this.#buf, this.#start, this.#end);
+      const r = readStrictResponse(this.#buf, this.#start, this.#end, false);
       if (r !== 0) {
         this.#start += r.consumed;
-        return r.response;
+        return { status: r.status, headers: r.headers, body: r.body.slice() };
       }
       if (!(await this.fill())) {
         if (this.#start === this.#end) return null;

@@ -10,6 +10,7 @@ import {
   type ServeHttpOptions,
   TcpStream,
 } from "../mod.ts";
+import { readStrictResponse, until } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime
 
@@ -69,63 +70,7 @@ function start(options: Partial<ServeHttpOptions> = {}): HttpServer {
   });
 }
 
-/**
- * An independent reader of the server's responses: NOT netio's parser, so that a framing bug the
- * two share cannot hide. Strict on purpose: CRLF line ends only, a status line of
- * `HTTP/1.x NNN reason`, token header names, at most one Content-Length, no Transfer-Encoding (the
- * server never chunks), and a Content-Length on every response that has a body. Returns the
- * bytes consumed, or 0 while the response is incomplete; throws on anything malformed.
- */
-function readResponse(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  head: boolean,
-): { consumed: number; status: number; headers: Map<string, string>; body: Uint8Array } | 0 {
-  let headEnd = -1;
-  for (let i = start; i + 3 < end; i++) {
-    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) {
-      headEnd = i;
-      break;
-    }
-  }
-  if (headEnd < 0) {
-    if (end - start > 64 * 1024) throw new Error("response head over 64 KiB");
-    return 0;
-  }
-  const text = new TextDecoder("latin1").decode(buf.subarray(start, headEnd));
-  if (/[^\r]\n|^\n/.test(text) || /\r(?!\n)/.test(text)) throw new Error("a bare CR or LF");
-  const [statusLine, ...lines] = text.split("\r\n");
-  const m = /^HTTP\/1\.[01] (\d{3}) [^\r\n]*$/.exec(statusLine!);
-  if (!m) throw new Error(`bad status line: ${JSON.stringify(statusLine)}`);
-  const status = Number(m[1]);
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const h = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/.exec(line);
-    if (!h) throw new Error(`bad header line: ${JSON.stringify(line)}`);
-    const name = h[1]!.toLowerCase();
-    if (name === "content-length" && headers.has(name)) throw new Error("two Content-Lengths");
-    if (name === "transfer-encoding") throw new Error("Transfer-Encoding in a response");
-    headers.set(name, headers.has(name) ? `${headers.get(name)}, ${h[2]}` : h[2]!);
-  }
-  const bodyStart = headEnd + 4;
-  const bodiless = head || status < 200 || status === 204 || status === 304;
-  let length = 0;
-  if (!bodiless) {
-    const cl = headers.get("content-length");
-    if (cl === undefined || !/^\d+$/.test(cl)) throw new Error(`no valid Content-Length: ${cl}`);
-    length = Number(cl);
-  }
-  if (end - bodyStart < length) return 0;
-  return {
-    consumed: bodyStart + length - start,
-    status,
-    headers,
-    body: buf.subarray(bodyStart, bodyStart + length),
-  };
-}
-
-/** A raw client: writes bytes and reads responses with {@linkcode readResponse}. */
+/** A raw client: writes bytes and reads responses with {@linkcode readStrictResponse}. */
 class Client {
   conn: Deno.TcpConn;
   #buf = new Uint8Array(1 << 16);
@@ -183,7 +128,7 @@ class Client {
     options: { head?: boolean } = {},
   ): Promise<{ status: number; headers: Map<string, string>; body: string } | null> {
     for (;;) {
-      const r = readResponse(this.#buf, this.#start, this.#end, options.head ?? false);
+      const r = readStrictResponse(this.#buf, this.#start, this.#end, options.head ?? false);
       if (r !== 0) {
         const result = { status: r.status, headers: r.headers, body: decoder.decode(r.body) };
         this.#start += r.consumed;
@@ -206,14 +151,6 @@ class Client {
       // already closed
     }
   }
-}
-
-/** Waits (bounded) until `condition` holds, giving the reactor turns. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
 const GET = (target: string, extra = ""): string =>

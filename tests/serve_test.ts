@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Reactor, serve, serveFile, transferStats, upgrade } from "../mod.ts";
 import type { HttpServer, ServeHandler, ServeOptions } from "../mod.ts";
-import { leakedFds, openFds, randomBytes, sha256 } from "./helpers.ts";
+import { leakedFds, openFds, randomBytes, sha256, until } from "./helpers.ts";
 
 // The reactor's own descriptors exist before any test counts descriptors.
 Reactor.default();
@@ -15,15 +15,6 @@ const decoder = new TextDecoder();
 
 function start(handler: ServeHandler, options: ServeOptions = {}): HttpServer {
   return serve({ hostname: "127.0.0.1", port: 0, onListen(): void {}, ...options }, handler);
-}
-
-/** Resolves when `check()` holds, polling each macrotask turn; fails after `turns`. */
-async function until(check: () => boolean, what: string, turns = 20_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, i < 100 ? 0 : 5));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** Reads from a raw connection until `done(text so far)` holds or EOF; bounded. */
