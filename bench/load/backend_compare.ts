@@ -38,40 +38,38 @@ import {
   detectPinning,
   ensureWrk,
   type IdleMeasurement,
-  type LoadMeasurement,
   measureIdleConnections,
   measureLoad,
   median,
-  medianSample,
   type ServerProcess,
   type ServerSpec,
   startServer,
 } from "./lib.ts";
 import { echoLoad } from "./reactor_compare.ts";
-import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
+import { errorLine } from "./_errors.ts";
+import { denoRun, NETIO_PERMISSIONS } from "./deno_run.ts";
+import {
+  HTTP_WORKS,
+  type HttpRoundsEntry,
+  type HttpRoundSettings,
+  type HttpWork,
+  medianHttpSample,
+  runHttpRounds,
+  warmUp,
+} from "./http_rounds.ts";
+import { type ComparisonFlags, numberFlag, ROUNDS_FLAG, runComparisonMain } from "./runner.ts";
 import { buildCServer, C_SERVERS } from "./c_servers.ts";
 import { countSyscalls, formatSyscallTable, haveStrace, type SyscallCount } from "./syscalls.ts";
-import {
-  buildReference,
-  DATA_FILE,
-  ensureDataFile,
-  FILE_SIZE,
-  measure,
-  Peer,
-  REFERENCE_BINARY,
-  type TransferRun,
-} from "./transfer_compare.ts";
+import { buildReference, ensureDataFile, runProxy, type TransferRun } from "./transfer_compare.ts";
 
 /** A reactor backend of netio. */
 export type Backend = "uring" | "epoll";
 
 const BACKENDS: readonly Backend[] = ["uring", "epoll"];
 const NAMES: Record<Backend, string> = { uring: "netio uring", epoll: "netio epoll" };
+const C_URING = "C io_uring server (liburing)";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-
-const errorText = (error: unknown): string =>
-  (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
 
 // ---------------------------------------------------------------------------------------------
 // Server commands
@@ -80,18 +78,10 @@ const errorText = (error: unknown): string =>
 function netioHttp(root: string, backend: Backend): ServerSpec {
   return {
     name: NAMES[backend],
-    command: [
-      Deno.execPath(),
-      "run",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys",
-      `${root}examples/http_server.ts`,
-      "--backend",
-      backend,
-    ],
+    command: denoRun(`${root}examples/http_server.ts`, {
+      permissions: [...NETIO_PERMISSIONS, "--allow-sys"],
+      args: ["--backend", backend],
+    }),
     cwd: root,
   };
 }
@@ -100,17 +90,10 @@ function netioHttp(root: string, backend: Backend): ServerSpec {
 function netioEcho(root: string, backend: Backend): ServerSpec {
   return {
     name: `${NAMES[backend]} echo`,
-    command: [
-      "env",
-      `NETIO_BACKEND=${backend}`,
-      Deno.execPath(),
-      "run",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      `${root}bench/load/servers/echo_netio.ts`,
-    ],
+    command: denoRun(`${root}bench/load/servers/echo_netio.ts`, {
+      permissions: NETIO_PERMISSIONS,
+      env: { NETIO_BACKEND: backend },
+    }),
     cwd: root,
   };
 }
@@ -150,94 +133,47 @@ function backendNote(server: ServerProcess, wanted: Backend): string | undefined
 // ---------------------------------------------------------------------------------------------
 // HTTP: keep-alive, pipelined, one connection
 
-type HttpWork = "keepAlive" | "pipelined" | "oneConnection";
-
-interface HttpSubject {
+/** A server of the HTTP rounds; `errors` holds its notes too (a fallback, a failed start). */
+interface HttpSubject extends HttpRoundsEntry {
   key: "uring" | "epoll" | "deno" | "cEpoll" | "cUring";
   spec: ServerSpec | null;
   /** Why there is no spec (the C server could not be built). */
   missing?: string;
   works: readonly HttpWork[];
-  samples: Record<HttpWork, LoadMeasurement[]>;
-  notes: string[];
 }
 
-interface HttpSettings {
-  rounds: number;
-  durationSeconds: number;
-  latencySeconds: number;
-  warmupSeconds: number;
-  connections: number;
-  pipeline: number;
-}
-
-const rankOf = (work: HttpWork, sample: LoadMeasurement): number =>
-  work === "oneConnection" ? sample.wrk.latencyUs.p50 ?? Infinity : sample.cpuUsPerRequest;
+type HttpSettings = HttpRoundSettings & { warmupSeconds: number };
 
 async function httpRounds(
   subjects: HttpSubject[],
   settings: HttpSettings,
   log: (message: string) => void,
 ): Promise<void> {
-  const running = new Map<HttpSubject, ServerProcess>();
   try {
     for (const subject of subjects) {
       if (subject.spec === null) continue;
       try {
         const server = await startServer(subject.spec);
-        running.set(subject, server);
+        subject.server = server;
         if (subject.key === "uring" || subject.key === "epoll") {
           const note = backendNote(server, subject.key);
-          if (note) subject.notes.push(note);
+          if (note) subject.errors.push(note);
         }
         if (subject.key === "cEpoll" || subject.key === "cUring") continue; // no JIT to warm
-        log(`  ${server.name}: warm-up ${settings.warmupSeconds}s`);
-        await measureLoad(server, {
-          connections: settings.connections,
-          durationSeconds: settings.warmupSeconds,
-        });
+        await warmUp(server, settings, log);
       } catch (error) {
-        subject.notes.push(`${subject.spec.name}: ${errorText(error)}`);
-        log(`  ${subject.spec.name} failed: ${errorText(error)}`);
+        subject.errors.push(`${subject.spec.name}: ${errorLine(error)}`);
+        log(`  ${subject.spec.name} failed: ${errorLine(error)}`);
       }
     }
-    for (let round = 1; round <= settings.rounds; round++) {
-      for (const work of ["keepAlive", "pipelined", "oneConnection"] as const) {
-        for (const subject of subjects) {
-          const server = running.get(subject);
-          if (server === undefined || !subject.works.includes(work)) continue;
-          const durationSeconds = work === "oneConnection"
-            ? settings.latencySeconds
-            : settings.durationSeconds;
-          log(`  round ${round}/${settings.rounds}: ${server.name}, ${work} (${durationSeconds}s)`);
-          try {
-            subject.samples[work].push(
-              await measureLoad(server, {
-                connections: work === "oneConnection" ? 1 : settings.connections,
-                durationSeconds,
-                ...(work === "pipelined" ? { pipeline: settings.pipeline } : {}),
-              }),
-            );
-          } catch (error) {
-            subject.notes.push(`${work}: ${errorText(error)}`);
-            log(`  ${server.name}: ${work} failed: ${errorText(error)}`);
-            try {
-              server.assertAlive();
-            } catch {
-              running.delete(subject);
-              await server.stop();
-            }
-          }
-        }
-      }
-    }
+    await runHttpRounds(subjects, settings, { log });
   } finally {
-    for (const server of running.values()) await server.stop();
+    for (const subject of subjects) await subject.server?.stop();
   }
 }
 
 function httpFigure(subject: HttpSubject, work: HttpWork): number | null {
-  const chosen = medianSample(subject.samples[work], (sample) => rankOf(work, sample));
+  const chosen = medianHttpSample(work, subject.samples[work]);
   if (chosen === undefined) return null;
   return work === "oneConnection" ? chosen.wrk.latencyUs.p50 : chosen.cpuUsPerRequest;
 }
@@ -248,8 +184,12 @@ function httpNotes(subjects: HttpSubject[], work: HttpWork): string[] {
     const samples = subject.samples[work];
     const name = subject.spec?.name ?? subject.key;
     if (subject.missing) notes.push(`${name}: ${subject.missing}`);
-    notes.push(...subject.notes.filter((n) => !/^(keepAlive|pipelined|oneConnection):/.test(n)));
-    notes.push(...subject.notes.filter((n) => n.startsWith(`${work}:`)).map((n) => `${name} ${n}`));
+    notes.push(...subject.errors.filter((n) => !/^(keepAlive|pipelined|oneConnection):/.test(n)));
+    notes.push(
+      ...subject.errors.filter((n) => n.startsWith(`${work}:`)).map((n) =>
+        `${name} ${errorLine(n)}`
+      ),
+    );
     const errors = samples.reduce((sum, sample) => sum + sample.errors, 0);
     if (errors > 0) notes.push(`${name}: wrk saw ${errors} errors`);
     const disturbed = samples.filter((s) =>
@@ -298,7 +238,7 @@ async function echoRounds(
           if (note) notes.push(note);
         }
       } catch (error) {
-        notes.push(`${spec.name}: ${errorText(error)}`);
+        notes.push(`${spec.name}: ${errorLine(error)}`);
       }
     }
     for (let round = 1; round <= rounds; round++) {
@@ -307,7 +247,7 @@ async function echoRounds(
         try {
           cpu[key]!.push((await echoLoad(server, 100, seconds)).cpuUsPerMessage);
         } catch (error) {
-          notes.push(`${server.name}: ${errorText(error)}`);
+          notes.push(`${server.name}: ${errorLine(error)}`);
         }
       }
     }
@@ -318,56 +258,16 @@ async function echoRounds(
 }
 
 /** One proxied transfer of `repeat` x 256 MiB through netio's splice proxy on `backend`. */
-async function proxyRun(backend: Backend, withC: boolean, repeat: number): Promise<TransferRun> {
-  const pinning = await detectPinning();
-  const sink = withC
-    ? Peer.spawn(pinning.client, [REFERENCE_BINARY, "sink", "127.0.0.1"])
-    : Peer.start(pinning.client, ["--role", "sink"]);
-  let relay: Peer | undefined;
-  let source: Peer | undefined;
-  try {
-    const sinkPort = (await sink.expect(/^listening on (\d+)$/))[1]!;
-    relay = Peer.spawn(pinning.server, [
-      "env",
-      `NETIO_BACKEND=${backend}`,
-      Deno.execPath(),
-      "run",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      new URL("./transfer/peer.ts", import.meta.url).pathname,
-      "--role",
-      "proxy",
-      "--impl",
-      "netio",
-      "--upstream",
-      sinkPort,
-    ]);
-    const port = (await relay.expect(/^listening on (\d+)$/))[1]!;
-    const running = backendOf(relay.pid);
-    if (running !== backend) throw new Error(`the ${backend} proxy runs on ${running}`);
-    source = Peer.start(pinning.client, [
-      "--role",
-      "source",
-      "--port",
-      port,
-      "--file",
-      DATA_FILE,
-      "--repeat",
-      String(repeat),
-    ]);
-    await source.expect(/^ready$/);
-    const run = await measure(relay, source, sink);
-    if (run.bytes !== FILE_SIZE * repeat) {
-      throw new Error(`${backend} proxy: the sink received ${run.bytes} bytes`);
-    }
-    return run;
-  } finally {
-    await source?.stop();
-    await relay?.stop();
-    await sink.stop();
-  }
+function proxyRun(backend: Backend, withC: boolean, repeat: number): Promise<TransferRun> {
+  return runProxy("netio", {
+    sink: withC ? "c" : "deno",
+    repeat,
+    env: { NETIO_BACKEND: backend },
+    onListening: (relay) => {
+      const running = backendOf(relay.pid);
+      if (running !== backend) throw new Error(`the ${backend} proxy runs on ${running}`);
+    },
+  });
 }
 
 async function idleRun(
@@ -418,6 +318,7 @@ export async function compare(
     warmupSeconds: 1,
     connections: 50,
     pipeline: 16,
+    works: HTTP_WORKS,
   };
   const echoSeconds = numberFlag(flags, "echo-duration") ?? (full ? 4 : 1.5);
   const idleCount = Math.floor(numberFlag(flags, "idle") ?? 10_000);
@@ -440,11 +341,12 @@ export async function compare(
     key,
     spec,
     ...(missing ? { missing } : {}),
+    server: null,
     works,
     samples: { keepAlive: [], pipelined: [], oneConnection: [] },
-    notes: [],
+    errors: [],
   });
-  const all = ["keepAlive", "pipelined", "oneConnection"] as const;
+  const all = HTTP_WORKS;
   const subjects = {
     uring: subject("uring", netioHttp(root, "uring"), all),
     epoll: subject("epoll", netioHttp(root, "epoll"), all),
@@ -479,7 +381,7 @@ export async function compare(
         try {
           proxy[backend].push(await proxyRun(backend, withCSink, repeat));
         } catch (error) {
-          proxyNotes.push(errorText(error));
+          proxyNotes.push(errorLine(error));
         }
       }
     }
@@ -500,7 +402,7 @@ export async function compare(
             `${(run.rssIdleBytes / MiB).toFixed(0)} MiB`,
         );
       } catch (error) {
-        idleNotes.push(`${backend}: ${errorText(error)}`);
+        idleNotes.push(`${backend}: ${errorLine(error)}`);
       }
     }
   }
@@ -523,7 +425,7 @@ export async function compare(
         }
         syscalls.push(await countSyscalls(server, straceSeconds, 50));
       } catch (error) {
-        syscallNotes.push(`${spec.name}: ${errorText(error)}`);
+        syscallNotes.push(`${spec.name}: ${errorLine(error)}`);
       }
     }
     if (syscalls.length > 0) {
@@ -539,81 +441,47 @@ export async function compare(
   const perRound = `median of ${rounds} interleaved rounds`;
   const notesOf = (list: HttpSubject[], work: HttpWork): string =>
     [perRound, ...httpNotes(list, work)].join("; ");
-  const rows: ComparisonRow[] = [
-    comparisonRow({
-      work: `${keepAlive}, netio on io_uring`,
-      netio: httpFigure(s.uring, "keepAlive"),
-      peer: httpFigure(s.deno, "keepAlive"),
-      peerName: "Deno.serve",
-      unit: "us CPU/request",
-      target: 0.8,
-      note: notesOf([s.uring, s.deno], "keepAlive"),
-    }),
-    comparisonRow({
-      work: `${keepAlive}, netio on io_uring`,
-      netio: httpFigure(s.uring, "keepAlive"),
-      peer: httpFigure(s.cEpoll, "keepAlive"),
-      peerName: "C epoll server",
-      unit: "us CPU/request",
-      target: 1,
-      note: notesOf([s.cEpoll], "keepAlive"),
-    }),
-    comparisonRow({
-      work: `${keepAlive}, netio on io_uring`,
-      netio: httpFigure(s.uring, "keepAlive"),
-      peer: httpFigure(s.epoll, "keepAlive"),
-      peerName: "netio on epoll",
-      unit: "us CPU/request",
-      target: null,
-      note: notesOf([s.epoll], "keepAlive"),
-    }),
-    comparisonRow({
-      work: `${keepAlive}, netio on epoll`,
-      netio: httpFigure(s.epoll, "keepAlive"),
-      peer: httpFigure(s.deno, "keepAlive"),
-      peerName: "Deno.serve",
-      unit: "us CPU/request",
-      target: null,
-    }),
-    comparisonRow({
-      work: keepAlive,
-      netio: httpFigure(s.cUring, "keepAlive"),
-      peer: httpFigure(s.cEpoll, "keepAlive"),
-      peerName: "C epoll server",
-      subjectName: "C io_uring server (liburing)",
-      unit: "us CPU/request",
-      target: null,
-      note: notesOf([s.cUring], "keepAlive"),
-    }),
-    comparisonRow({
-      work: `pipelined x${http.pipeline}, wrk -c${http.connections}, server CPU per request, ` +
-        "netio on io_uring",
-      netio: httpFigure(s.uring, "pipelined"),
-      peer: httpFigure(s.epoll, "pipelined"),
-      peerName: "netio on epoll",
-      unit: "us CPU/request",
-      target: 1,
-      note: notesOf([s.uring, s.epoll], "pipelined"),
-    }),
-    comparisonRow({
-      work: "one connection, wrk -c1, p50 latency, netio on io_uring",
-      netio: httpFigure(s.uring, "oneConnection"),
-      peer: httpFigure(s.deno, "oneConnection"),
-      peerName: "Deno.serve",
-      unit: "us",
-      target: 1,
-      note: notesOf([s.uring, s.deno], "oneConnection"),
-    }),
-    comparisonRow({
-      work: "one connection, wrk -c1, p50 latency, netio on epoll",
-      netio: httpFigure(s.epoll, "oneConnection"),
-      peer: httpFigure(s.deno, "oneConnection"),
-      peerName: "Deno.serve",
-      unit: "us",
-      target: null,
-      note: notesOf([s.epoll], "oneConnection"),
-    }),
+  const pipelined = `pipelined x${http.pipeline}, wrk -c${http.connections}, server CPU per ` +
+    "request, netio on io_uring";
+  const oneConnection = "one connection, wrk -c1, p50 latency, netio on";
+  const [oneOnUring, oneOnEpoll] = [`${oneConnection} io_uring`, `${oneConnection} epoll`];
+  const onUring = `${keepAlive}, netio on io_uring`;
+  // The work, the row's label, netio's side, the peer and its name, the target, whose notes the
+  // row shows, and who stands in netio's column when it is not netio.
+  type HttpRowSpec = [
+    HttpWork,
+    string,
+    HttpSubject,
+    HttpSubject,
+    string,
+    number | null,
+    HttpSubject[],
+    string?,
   ];
+  const httpTable: HttpRowSpec[] = [
+    ["keepAlive", onUring, s.uring, s.deno, "Deno.serve", 0.8, [s.uring, s.deno]],
+    ["keepAlive", onUring, s.uring, s.cEpoll, "C epoll server", 1, [s.cEpoll]],
+    ["keepAlive", onUring, s.uring, s.epoll, "netio on epoll", null, [s.epoll]],
+    ["keepAlive", `${keepAlive}, netio on epoll`, s.epoll, s.deno, "Deno.serve", null, []],
+    ["keepAlive", keepAlive, s.cUring, s.cEpoll, "C epoll server", null, [s.cUring], C_URING],
+    ["pipelined", pipelined, s.uring, s.epoll, "netio on epoll", 1, [s.uring, s.epoll]],
+    ["oneConnection", oneOnUring, s.uring, s.deno, "Deno.serve", 1, [s.uring, s.deno]],
+    ["oneConnection", oneOnEpoll, s.epoll, s.deno, "Deno.serve", null, [s.epoll]],
+  ];
+  const rows: ComparisonRow[] = httpTable.map((
+    [work, label, subject, peer, peerName, target, noted, subjectName],
+  ) =>
+    comparisonRow({
+      work: label,
+      netio: httpFigure(subject, work),
+      peer: httpFigure(peer, work),
+      peerName,
+      ...(subjectName ? { subjectName } : {}),
+      unit: work === "oneConnection" ? "us" : "us CPU/request",
+      target,
+      ...(noted.length > 0 ? { note: notesOf(noted, work) } : {}),
+    })
+  );
   const echoNote = [
     `median of ${rounds} interleaved rounds of ${echoSeconds}s`,
     ...Object.entries(echo.cpu).filter(([, v]) => v.length > 0).map(([k, v]) =>
@@ -711,7 +579,7 @@ if (import.meta.main) {
       "Deno.listen\nand C epoll/io_uring servers: CPU per request, latency, proxy CPU per GiB, " +
       "idle memory,\nsyscalls per request.",
     flags: {
-      rounds: { type: "string", value: "N", help: "interleaved rounds; medians (default 3)" },
+      rounds: ROUNDS_FLAG,
       duration: {
         type: "string",
         value: "S",

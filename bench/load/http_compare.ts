@@ -28,13 +28,20 @@ import {
   killAllServers,
   type LoadMeasurement,
   measureIdleConnections,
-  measureLoad,
-  medianSample,
-  type ServerProcess,
   type ServerSpec,
   startServer,
 } from "./lib.ts";
-import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
+import { type ComparisonFlags, numberFlag, ROUNDS_FLAG, runComparisonMain } from "./runner.ts";
+import { errorText } from "./_errors.ts";
+import { denoRun, NETIO_PERMISSIONS } from "./deno_run.ts";
+import {
+  HTTP_WORKS,
+  type HttpRoundsEntry,
+  type HttpWork,
+  medianHttpSample,
+  runHttpRounds,
+  warmUp,
+} from "./http_rounds.ts";
 
 const repositoryRoot = new URL("../../", import.meta.url).pathname;
 
@@ -61,16 +68,9 @@ export function defaultServers(root: string = repositoryRoot): ServerSpec[] {
   if (exists(`${root}examples/http_server.ts`)) {
     servers.push({
       name: NETIO_SERVER,
-      command: [
-        deno,
-        "run",
-        "--allow-ffi",
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        "--allow-sys",
-        `${root}examples/http_server.ts`,
-      ],
+      command: denoRun(`${root}examples/http_server.ts`, {
+        permissions: [...NETIO_PERMISSIONS, "--allow-sys"],
+      }),
       cwd: root,
     });
   }
@@ -219,23 +219,12 @@ function withDefaults(
     connections: options.connections ?? 50,
     pipeline: options.pipeline ?? 16,
     idleConnections: options.idleConnections ?? 2000,
-    works: options.works ?? loadWorks,
+    works: options.works ?? HTTP_WORKS,
   };
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** The wrk runs, in the order each round takes them. */
-const loadWorks = ["keepAlive", "pipelined", "oneConnection"] as const;
 /** One wrk run of {@linkcode runHttpComparison}: keep-alive, pipelined or one connection. */
-export type LoadWork = typeof loadWorks[number];
-
-/** The figure a sample is ranked by when taking the median of a server's rounds. */
-function rank(key: LoadWork, sample: LoadMeasurement): number {
-  return key === "oneConnection" ? sample.wrk.latencyUs.p50 ?? Infinity : sample.cpuUsPerRequest;
-}
+export type LoadWork = HttpWork;
 
 /**
  * Runs every work against every server and kills every server at the end, on failure too.
@@ -264,76 +253,38 @@ export async function runHttpComparison(
   const pinning = await detectPinning();
   if (pinning.warning) log(`warning: ${pinning.warning}`);
   const results = specs.map((spec): ServerResult => ({ name: spec.name, errors: [] }));
-  const samples = specs.map(() => ({
-    keepAlive: [] as LoadMeasurement[],
-    pipelined: [] as LoadMeasurement[],
-    oneConnection: [] as LoadMeasurement[],
+  const entries = specs.map((): HttpRoundsEntry => ({
+    server: null,
+    samples: { keepAlive: [], pipelined: [], oneConnection: [] },
+    errors: [],
   }));
-  const warmup = async (server: ServerProcess): Promise<void> => {
-    if (settings.warmupSeconds <= 0) return;
-    log(`  ${server.name}: warm-up ${settings.warmupSeconds}s on ${server.url}`);
-    await measureLoad(server, {
-      connections: settings.connections,
-      durationSeconds: settings.warmupSeconds,
-    });
-  };
   try {
-    const running: (ServerProcess | null)[] = [];
     for (const [index, spec] of specs.entries()) {
       try {
         log(`${spec.name}: starting`);
         const server = await startServer(spec);
-        running[index] = server;
-        await warmup(server);
+        await warmUp(server, settings, log);
+        entries[index]!.server = server;
       } catch (error) {
-        running[index] = null;
         results[index]!.errors.push(`start: ${errorText(error)}`);
         log(`  ${spec.name} failed: ${errorText(error)}`);
       }
     }
-    for (let round = 1; round <= settings.rounds; round++) {
-      for (const key of settings.works) {
-        const durationSeconds = key === "oneConnection"
-          ? settings.latencySeconds
-          : settings.durationSeconds;
-        for (const [index, server] of running.entries()) {
-          if (server === null) continue;
-          const result = results[index]!;
-          log(
-            `  round ${round}/${settings.rounds}, ${server.name}: ` +
-              `${metrics[key].work(settings)} (${durationSeconds}s)`,
-          );
-          try {
-            samples[index]![key].push(
-              await measureLoad(server, {
-                connections: key === "oneConnection" ? 1 : settings.connections,
-                durationSeconds,
-                ...(key === "pipelined" ? { pipeline: settings.pipeline } : {}),
-              }),
-            );
-          } catch (error) {
-            result.errors.push(`${key}: ${errorText(error)}`);
-            log(`  ${server.name}: ${key} failed: ${errorText(error)}`);
-            try {
-              server.assertAlive();
-            } catch {
-              running[index] = null; // crashed: no more rounds for it
-              await server.stop();
-            }
-          }
-        }
-      }
-    }
-    for (const [index, server] of running.entries()) {
-      await server?.stop();
+    await runHttpRounds(entries, settings, {
+      log,
+      describe: (work) => metrics[work].work(settings),
+    });
+    for (const [index, entry] of entries.entries()) {
+      await entry.server?.stop();
       const result = results[index]!;
-      for (const key of loadWorks) {
-        const chosen = medianSample(samples[index]![key], (sample) => rank(key, sample));
+      result.errors.push(...entry.errors);
+      for (const key of HTTP_WORKS) {
+        const chosen = medianHttpSample(key, entry.samples[key]);
         if (chosen === undefined) continue;
         result[key] = chosen;
         result.samples ??= {};
-        result.samples[key] = samples[index]![key];
-        const errors = samples[index]![key].reduce((sum, sample) => sum + sample.errors, 0);
+        result.samples[key] = entry.samples[key];
+        const errors = entry.samples[key].reduce((sum, sample) => sum + sample.errors, 0);
         if (errors > 0) result.errors.push(`${key}: wrk saw ${errors} errors`);
       }
     }
@@ -344,7 +295,7 @@ export async function runHttpComparison(
         try {
           log(`  ${spec.name}: ${metrics.idle.work(settings)} (fresh process)`);
           await using server = await startServer(spec);
-          await warmup(server);
+          await warmUp(server, settings, log);
           const idle = await measureIdleConnections(server, {
             count: settings.idleConnections,
           });
@@ -630,7 +581,7 @@ if (import.meta.main) {
         value: "S",
         help: "seconds of the one-connection run (default 2)",
       },
-      rounds: { type: "string", value: "N", help: "interleaved rounds; medians (default 3)" },
+      rounds: ROUNDS_FLAG,
       warmup: { type: "string", value: "S", help: "seconds of untimed warm-up (default 1)" },
       idle: {
         type: "string",

@@ -21,6 +21,7 @@ import {
   startServer,
 } from "./lib.ts";
 import { runComparisonMain } from "./runner.ts";
+import { denoRun } from "./deno_run.ts";
 
 /** What `echo_client.ts` reports for one run. */
 export interface EchoRun {
@@ -93,14 +94,10 @@ export async function compare(context: ComparisonContext): Promise<ComparisonRow
   const rounds = 3;
   const netioServer = await startServer({
     name: "netio echo",
-    command: [
-      Deno.execPath(),
-      "run",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      `${root}bench/load/servers/echo_netio.ts`,
-    ],
+    // No --allow-env: the echo server keeps the default backend whatever NETIO_BACKEND says.
+    command: denoRun(`${root}bench/load/servers/echo_netio.ts`, {
+      permissions: ["--allow-ffi", "--allow-net", "--allow-read"],
+    }),
   });
   const denoServer = await startServer({
     name: "Deno.listen echo",

@@ -73,6 +73,23 @@ export type CompareFunction = (
   flags: ComparisonFlags,
 ) => Promise<ComparisonRow[]>;
 
+/**
+ * The `--rounds N` flag of the modules that interleave their servers over rounds and report
+ * medians (default 3), worded once.
+ *
+ * @example
+ * ```ts ignore
+ * import { ROUNDS_FLAG, runComparisonMain } from "./runner.ts";
+ *
+ * await runComparisonMain(compare, import.meta, { flags: { rounds: ROUNDS_FLAG } });
+ * ```
+ */
+export const ROUNDS_FLAG: ComparisonFlag = {
+  type: "string",
+  value: "N",
+  help: "interleaved rounds; medians (default 3)",
+};
+
 /** The flags every comparison module takes. */
 const COMMON_FLAGS: Record<string, ComparisonFlag & { short?: string }> = {
   full: { type: "boolean", help: "the full run: longer durations, the largest sizes" },

@@ -58,7 +58,9 @@ import {
   REFERENCE_BINARY,
   type TransferRun,
 } from "./transfer_compare.ts";
-import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
+import { type ComparisonFlags, numberFlag, ROUNDS_FLAG, runComparisonMain } from "./runner.ts";
+import { errorLine } from "./_errors.ts";
+import { denoRun, NETIO_PERMISSIONS } from "./deno_run.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -86,22 +88,14 @@ type Client = "c" | "deno";
 
 /** `serve_app.ts` run by netio's `serve()` or by `Deno.serve` (netio needs FFI, Deno.serve not). */
 function appServer(root: string, impl: Impl, app: App, extra: string[] = []): ServerSpec {
-  const permissions = impl === "netio"
-    ? ["--allow-ffi", "--allow-net", "--allow-read", "--allow-env", "--allow-sys"]
-    : ["--allow-net", "--allow-read"];
   return {
     name: impl === "netio" ? SERVE : BASELINE_SERVER,
-    command: [
-      Deno.execPath(),
-      "run",
-      ...permissions,
-      `${root}bench/load/servers/serve_app.ts`,
-      "--impl",
-      impl,
-      "--app",
-      app,
-      ...extra,
-    ],
+    command: denoRun(`${root}bench/load/servers/serve_app.ts`, {
+      permissions: impl === "netio"
+        ? [...NETIO_PERMISSIONS, "--allow-sys"]
+        : ["--allow-net", "--allow-read"],
+      args: ["--impl", impl, "--app", app, ...extra],
+    }),
     cwd: root,
   };
 }
@@ -110,10 +104,6 @@ const FILE_PEERS = {
   deno: "Deno.serve, new Response(file.readable)",
   node: "node:http, createReadStream().pipe(res)",
 } as const;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message.split("\n")[0]! : String(error);
-}
 
 const fmt = (x: number | null | undefined, digits = 3): string =>
   x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(digits);
@@ -253,8 +243,8 @@ async function runDownloads(
         servers.push(await startServer(spec));
       } catch (error) {
         servers.push(null);
-        results[index]!.errors.push(`start: ${errorText(error)}`);
-        options.log(`  ${spec.name} failed to start: ${errorText(error)}`);
+        results[index]!.errors.push(`start: ${errorLine(error)}`);
+        options.log(`  ${spec.name} failed to start: ${errorLine(error)}`);
       }
     }
     for (let round = 0; round < options.rounds; round++) {
@@ -287,8 +277,8 @@ async function runDownloads(
               `${fmt(run.wallSeconds)} s wall, RSS +${fmt(run.rssGrowthBytes / MiB, 1)} MiB`,
           );
         } catch (error) {
-          result.errors.push(errorText(error));
-          options.log(`  ${server.name}: ${errorText(error)}`);
+          result.errors.push(errorLine(error));
+          options.log(`  ${server.name}: ${errorLine(error)}`);
           try {
             server.assertAlive();
           } catch {
@@ -554,7 +544,7 @@ if (import.meta.main) {
         value: "PARTS",
         help: "comma-separated subset of hello, file, stream (default all)",
       },
-      rounds: { type: "string", value: "N", help: "interleaved rounds; medians (default 3)" },
+      rounds: ROUNDS_FLAG,
       duration: { type: "string", value: "S", help: "seconds per wrk run (default 2, full 5)" },
       warmup: { type: "string", value: "S", help: "seconds of untimed wrk warm-up (default 1)" },
       client: {

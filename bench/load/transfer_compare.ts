@@ -49,6 +49,7 @@ import {
   untrackChild,
 } from "./lib.ts";
 import { type ComparisonFlags, numberFlag, runComparisonMain } from "./runner.ts";
+import { denoRun, NETIO_PERMISSIONS } from "./deno_run.ts";
 
 const peerPath = new URL("./transfer/peer.ts", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -144,18 +145,12 @@ export class Peer {
     })().catch(() => {});
   }
 
-  /** Starts `bench/load/transfer/peer.ts` with `args`, pinned by `core` (a taskset prefix). */
-  static start(core: string[], args: string[]): Peer {
-    return Peer.spawn(core, [
-      Deno.execPath(),
-      "run",
-      "--allow-ffi",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      peerPath,
-      ...args,
-    ]);
+  /**
+   * Starts `bench/load/transfer/peer.ts` with `args`, pinned by `core` (a taskset prefix), with
+   * `env` set (e.g. `NETIO_BACKEND`).
+   */
+  static start(core: string[], args: string[], env: Record<string, string> = {}): Peer {
+    return Peer.spawn(core, denoRun(peerPath, { permissions: NETIO_PERMISSIONS, args, env }));
   }
 
   /** Starts any program speaking the same line protocol (the C reference); killed on clean-up. */
@@ -418,6 +413,18 @@ export async function runSend(
   }
 }
 
+/** Options of {@linkcode runProxy}. */
+export interface ProxyRunOptions {
+  /** Who reads on the far end. Default `"deno"`. */
+  sink?: Sink;
+  /** How many times the 256 MiB file goes through. Default 4 (1 GiB). */
+  repeat?: number;
+  /** Environment of a netio or Deno proxy (e.g. `NETIO_BACKEND`). */
+  env?: Record<string, string>;
+  /** Called once the proxy listens, before the transfer; throwing refuses the run. */
+  onListening?: (proxy: Peer) => void;
+}
+
 /**
  * One proxied transfer of `repeat` x 256 MiB: source and sink on core 1, the proxy on core 0.
  *
@@ -425,15 +432,15 @@ export async function runSend(
  * ```ts ignore
  * import { runProxy } from "./transfer_compare.ts";
  *
- * const run = await runProxy("netio", "deno");
+ * const run = await runProxy("netio", { sink: "deno" });
  * console.log(run.machineCpuPerGiB, run.cpuPerGiB);
  * ```
  */
 export async function runProxy(
   impl: ProxyImplementation,
-  sinkKind: Sink = "deno",
-  repeat = REPEAT,
+  options: ProxyRunOptions = {},
 ): Promise<TransferRun> {
+  const { sink: sinkKind = "deno", repeat = REPEAT } = options;
   const pinning = await detectPinning();
   const sink = startSink(sinkKind, pinning.client);
   let relay: Peer | undefined;
@@ -442,8 +449,13 @@ export async function runProxy(
     const sinkPort = (await sink.expect(/^listening on (\d+)$/))[1]!;
     relay = impl === "c"
       ? Peer.spawn(pinning.server, [REFERENCE_BINARY, "proxy", "127.0.0.1", sinkPort])
-      : Peer.start(pinning.server, ["--role", "proxy", "--impl", impl, "--upstream", sinkPort]);
+      : Peer.start(
+        pinning.server,
+        ["--role", "proxy", "--impl", impl, "--upstream", sinkPort],
+        options.env,
+      );
     const port = (await relay.expect(/^listening on (\d+)$/))[1]!;
+    options.onListening?.(relay);
     source = Peer.start(pinning.client, [
       "--role",
       "source",
@@ -492,7 +504,7 @@ async function rotate(
       const c = cases[(i + k) % cases.length]!;
       const run = c.kind === "send"
         ? await runSend(c.impl, c.sink)
-        : await runProxy(c.impl as ProxyImplementation, c.sink);
+        : await runProxy(c.impl as ProxyImplementation, { sink: c.sink });
       results.get(caseKey(c))!.push(run);
     }
   }
