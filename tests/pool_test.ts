@@ -972,3 +972,48 @@ Deno.test("the fd count is back at its baseline after thousands of cycles, failu
     await Deno.remove(file);
   }
 });
+
+Deno.test("checkAfterIdleMs: a connection idle for less is lent unchecked; one idle for longer is checked", async () => {
+  // Within the window the pool trusts the connection (no recv(MSG_PEEK)), so even one whose peer
+  // has closed is lent as it is: the caller sees the EOF on first use, as documented.
+  {
+    await using server = new PingServer();
+    await using tracked = trackedPool({ checkAfterIdleMs: 600_000 });
+    const { pool } = tracked;
+    const first = await pool.acquire(server.target);
+    await exchange(first);
+    const kept = first.stream;
+    first.release();
+    // Healthy and recently idle: reused.
+    const again = await pool.acquire(server.target);
+    assert.equal(again.stream, kept);
+    assert.equal(again.reused, true);
+    again.release();
+    server.closeOne("fin");
+    const unchecked = await pool.acquire(server.target);
+    assert.equal(unchecked.stream, kept, "the check ran inside the window");
+    assert.equal(unchecked.reused, true);
+    assert.equal(await unchecked.stream.read(new Uint8Array(1)), null, "expected the peer's EOF");
+    unchecked.destroy();
+    assert.equal(pool.stats().staleReplaced, 0);
+  }
+  // A 1 ms window, and an idle time past it: the check runs and replaces the closed connection.
+  {
+    await using server = new PingServer();
+    await using tracked = trackedPool({ checkAfterIdleMs: 1 });
+    const { pool } = tracked;
+    const first = await pool.acquire(server.target);
+    await exchange(first);
+    const stale = first.stream;
+    first.release();
+    const releasedAt = Date.now();
+    server.closeOne("fin");
+    await until(() => Date.now() - releasedAt > 2, "2 ms of idle time");
+    const second = await pool.acquire(server.target);
+    assert.notEqual(second.stream, stale, "a closed connection idle past the window was lent");
+    assert.equal(second.reused, false);
+    await exchange(second);
+    second.release();
+    assert.equal(pool.stats().staleReplaced, 1);
+  }
+});

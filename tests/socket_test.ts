@@ -577,9 +577,33 @@ Deno.test("peer reset (linger 0, close) makes reads and writes reject; the proce
 Deno.test("a second concurrent read() rejects with BusyError; the first is unaffected", async () => {
   await using p = await pair();
   const first = p.server.read(new Uint8Array(8));
-  await assert.rejects(p.server.read(new Uint8Array(8)), { name: "BusyError" });
+  await assert.rejects(p.server.read(new Uint8Array(8)), {
+    name: "BusyError",
+    message: "a read is already pending on this stream",
+  });
   await p.client.writeAll(encoder.encode("x"));
   assert.equal(await first, 1);
+});
+
+Deno.test("thousands of writes and reads in a row, each ready at once, all complete in order", async () => {
+  // Each operation that needs no wait takes a unit of the reactor's turn budget (64); a spent
+  // budget defers the next one to the next turn, with or without an AbortSignal.
+  await using p = await pair();
+  const n = 3000;
+  const signal = new AbortController().signal;
+  for (let i = 0; i < n; i++) {
+    assert.equal(await p.server.write(new Uint8Array([i & 0xff]), i % 2 ? { signal } : {}), 1);
+  }
+  const got = new Uint8Array(n);
+  let filled = 0;
+  for (let i = 0; i < n && filled < n; i++) {
+    const r = await p.client.read(got.subarray(filled, filled + 1), i % 2 ? { signal } : {});
+    assert.equal(r, 1);
+    filled++;
+  }
+  assert.equal(filled, n);
+  const wrong = got.findIndex((b, i) => b !== (i & 0xff));
+  assert.equal(wrong, -1, `byte ${wrong} out of order`);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -923,4 +947,329 @@ Deno.test("readable is a byte stream: a BYOB reader reads into its own buffer, a
   reader.releaseLock();
   assert.equal(total, data.length);
   assertSameBytes(got, data, "bytes read through the BYOB reader");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Out of descriptors (a subprocess with a low RLIMIT_NOFILE, filled up to the limit)
+
+const EMFILE_SCRIPT = `
+import { TcpListener, TcpStream } from ${
+  JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+};
+const r = {};
+const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+const port = listener.addr.port;
+// Fill the descriptor table, then free one for the client's socket: the table is full again.
+const fillers = [];
+for (let i = 0; i < 4096; i++) {
+  try { fillers.push(Deno.openSync("/dev/null")); } catch (e) { r.fillError = e.code; break; }
+}
+fillers.pop().close();
+const client = await TcpStream.connect({ hostname: "127.0.0.1", port });
+// accept4 says EMFILE: the pending connection is accepted on the spare fd and closed.
+r.tryAccept = listener.tryAccept();
+r.stats = listener.stats();
+// The peer sees the close (FIN), and a second try finds nothing pending and does not throw.
+r.clientRead = await client.read(new Uint8Array(8));
+r.again = listener.tryAccept();
+r.statsAgain = listener.stats();
+// Room again: the spare was taken back, and a waiting accept() gets the next connection.
+for (const f of fillers) f.close();
+const accepting = listener.accept();
+const second = await TcpStream.connect({ hostname: "127.0.0.1", port });
+const accepted = await accepting;
+await second.write(new TextEncoder().encode("hi"));
+const got = new Uint8Array(2);
+r.secondRead = await accepted.read(got);
+r.secondBytes = new TextDecoder().decode(got);
+r.statsEnd = listener.stats();
+client.close(); second.close(); accepted.close(); listener.close();
+console.log(JSON.stringify(r));
+`;
+
+Deno.test("at the fd limit (EMFILE) a pending connection is accepted and closed, then accepting resumes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/emfile.ts`;
+    await Deno.writeTextFile(script, EMFILE_SCRIPT);
+    // ulimit lowers the soft limit for the child only. --allow-all: the child also reads
+    // /dev/null and (under `deno task mutants`) the environment.
+    const cmd = `ulimit -n 256 && exec "$0" run --no-config --allow-all "$1"`;
+    const out = await new Deno.Command("bash", {
+      args: ["-c", cmd, Deno.execPath(), script],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    const r = JSON.parse(decoder.decode(out.stdout).trim().split("\n").at(-1)!);
+    assert.equal(r.fillError, "EMFILE", "the descriptor table never filled up");
+    assert.equal(r.tryAccept, null, "tryAccept() at EMFILE returned a stream");
+    assert.deepEqual(r.stats, { accepted: 0, droppedAtFdLimit: 1 });
+    assert.equal(r.clientRead, null, "the dropped connection was not closed (no EOF)");
+    assert.equal(r.again, null);
+    assert.deepEqual(r.statsAgain, { accepted: 0, droppedAtFdLimit: 1 });
+    assert.equal(r.secondRead, 2);
+    assert.equal(r.secondBytes, "hi");
+    assert.deepEqual(r.statsEnd, { accepted: 1, droppedAtFdLimit: 1 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// What errors say: the operation or syscall, and the argument at fault
+
+Deno.test("errors name what failed: the buffer argument, the syscall, the operation after close", async () => {
+  const p = await tcpPair();
+  const s = p.server;
+  // Empty buffers: 0 at once, nothing read or written.
+  assert.equal(await s.read(new Uint8Array(0)), 0);
+  assert.equal(await s.write(new Uint8Array(0)), 0);
+  assert.equal(s.tryRead(new Uint8Array(0)), 0);
+  assert.equal(s.tryWrite(new Uint8Array(0)), 0);
+  const bad = "x" as unknown as Uint8Array;
+  for (
+    const [what, call] of [
+      ["tryRead buffer", () => s.tryRead(bad)],
+      ["tryWrite buffer", () => s.tryWrite(bad)],
+      ["read buffer", () => s.read(bad)],
+      ["write buffer", () => s.write(bad)],
+      ["writeAll buffer", () => s.writeAll(bad)],
+    ] as const
+  ) {
+    await assert.rejects(async () => await call(), {
+      name: "TypeError",
+      message: new RegExp(`^${what} must be a Uint8Array`),
+    });
+  }
+  await assert.rejects(TcpStream.connect(null as never), {
+    name: "TypeError",
+    message: "TcpStream.connect expects an options object",
+  });
+  await assert.rejects(
+    TcpStream.connect({ hostname: "127.0.0.1", port: p.listener.addr.port, timeoutMs: -1 }),
+    { name: "RangeError", message: "timeoutMs must be a non-negative finite number, got -1" },
+  );
+  // A reset peer: the failing syscall is named.
+  p.client.setLinger(0);
+  p.client.close();
+  const got = await s.read(new Uint8Array(8)).then(() => null, (e) => e);
+  assert.ok(got instanceof ErrnoError, `a read from a reset peer gave ${String(got)}`);
+  assert.equal(got.syscall, "recv");
+  assert.equal(got.code, "ECONNRESET");
+  const sent = (() => {
+    try {
+      s.tryWrite(new Uint8Array(1));
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(sent instanceof ErrnoError, `a write to a reset peer gave ${String(sent)}`);
+  assert.equal(sent.syscall, "send");
+  // After close: the operation attempted.
+  s.close();
+  p.listener.close();
+  for (
+    const [operation, call] of [
+      ["read", () => s.tryRead(new Uint8Array(1))],
+      ["write", () => s.tryWrite(new Uint8Array(1))],
+      ["read", () => s.read(new Uint8Array(0))],
+      ["write", () => s.write(new Uint8Array(0))],
+      ["write", () => s.writeAll(new Uint8Array(0))],
+      ["accept", () => p.listener.tryAccept()],
+    ] as const
+  ) {
+    await assert.rejects(async () => await call(), (e) => {
+      assert.ok(e instanceof ClosedError, String(e));
+      assert.equal(e.syscall, operation);
+      return true;
+    });
+  }
+});
+
+Deno.test("close() while a read and an accept wait rejects both with ClosedError naming them", async () => {
+  const p = await tcpPair();
+  const reading = p.server.read(new Uint8Array(8));
+  const listening = p.listener.accept();
+  p.server.close();
+  p.listener.close();
+  for (const [operation, pending] of [["read/write", reading], ["accept", listening]] as const) {
+    await assert.rejects(pending, (e) => {
+      assert.ok(e instanceof ClosedError, String(e));
+      assert.equal(e.syscall, operation);
+      return true;
+    });
+  }
+  p.client.close();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Readiness interest
+
+Deno.test("data arriving while nobody reads wakes the reactor once, and a later read still sees new data", async () => {
+  // A direction whose edge comes while nobody waits on it leaves the epoll interest set, so a
+  // peer that keeps sending to an idle reader costs one event, not one per arrival; a read that
+  // has to wait puts it back.
+  const reactor = new Reactor();
+  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0, reactor });
+  const client = await TcpStream.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+    reactor,
+  });
+  const server = await listener.accept();
+  try {
+    await server.waitWritable(); // registers the server socket, waiting for nothing
+    const before = reactor.stats().events;
+    const sends = 200;
+    for (let i = 0; i < sends; i++) {
+      assert.equal(client.tryWrite(new Uint8Array([i])), 1);
+      reactor.poll(); // loopback delivers during send(2): dispatch what that arrival caused
+    }
+    const events = reactor.stats().events - before;
+    assert.ok(events <= 3, `${events} events for ${sends} arrivals nobody waited for`);
+    const buf = new Uint8Array(1024);
+    let got = 0;
+    for (let i = 0; i < sends && got < sends; i++) got += (await server.read(buf)) ?? 0;
+    assert.equal(got, sends);
+    // Drained (a short read): the next read waits for an edge, which needs the interest back.
+    const reading = server.read(buf, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(client.tryWrite(new Uint8Array([7])), 1);
+    assert.equal(await reading, 1, "the read after the idle period never saw the new byte");
+    assert.equal(buf[0], 7);
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+    await reactor.close();
+  }
+});
+
+Deno.test("connect() errors: a synchronous ENETUNREACH names the address; shutdown after a reset names shutdown", async () => {
+  // TCP refuses a multicast destination inside connect(2) itself (tcp_v4_connect: ENETUNREACH).
+  await assert.rejects(TcpStream.connect({ hostname: "224.0.0.1", port: 80 }), (e) => {
+    assert.ok(e instanceof ErrnoError, String(e));
+    assert.equal(e.code, "ENETUNREACH");
+    assert.equal(e.syscall, "connect");
+    assert.match(e.message, /224\.0\.0\.1:80/);
+    return true;
+  });
+  await assert.rejects(TcpStream.connect("127.0.0.1:80" as never), {
+    name: "TypeError",
+    message: "TcpStream.connect expects an options object",
+  });
+  // timeoutMs 0 is allowed (the connect may win or time out, but it is no RangeError).
+  const p = await tcpPair();
+  const outcome = await TcpStream.connect({
+    hostname: "127.0.0.1",
+    port: p.listener.addr.port,
+    timeoutMs: 0,
+  }).then((s) => (s.close(), "connected"), (e) => e);
+  assert.ok(!(outcome instanceof RangeError), `timeoutMs: 0 refused: ${String(outcome)}`);
+  p.client.setLinger(0);
+  p.client.close();
+  await assert.rejects(p.server.read(new Uint8Array(1)), { code: "ECONNRESET" });
+  assert.throws(() => p.server.closeWrite(), (e) => {
+    assert.ok(e instanceof ErrnoError, String(e));
+    assert.equal(e.syscall, "shutdown");
+    assert.equal(e.code, "ENOTCONN");
+    return true;
+  });
+  p.server.close();
+  p.listener.close();
+});
+
+Deno.test("a stream's reactor is the one it was made with", async () => {
+  const reactor = new Reactor();
+  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0, reactor });
+  const client = await TcpStream.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+    reactor,
+  });
+  const server = await listener.accept();
+  assert.equal(server.reactor, reactor);
+  assert.equal(client.reactor, reactor);
+  assert.equal(listener.reactor, reactor);
+  client.close();
+  server.close();
+  listener.close();
+  await reactor.close();
+});
+
+Deno.test("ref() after unref(): a pending read keeps the process alive again", async () => {
+  // The answer comes from an unref'd timer, which fires only while something else keeps the
+  // process alive: here, the ref'd pending read and nothing else.
+  const script = `
+    import { TcpListener, TcpStream } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+    const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const server = await listener.accept();
+    server.unref();
+    server.ref();
+    const reading = server.read(new Uint8Array(1));
+    Deno.unrefTimer(setTimeout(() => client.tryWrite(new Uint8Array([5])), 20));
+    console.log("read", await reading);
+    client.close(); server.close(); listener.close();
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-ffi", "--allow-net=127.0.0.1", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(out.stdout).trim(),
+      "read 1",
+      `the process ended before the read: ${new TextDecoder().decode(out.stderr)}`,
+    );
+    assert.equal(out.code, 0);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("the Web WritableStream: close() after the stream closed resolves; abort() closes the stream", async () => {
+  const p = await tcpPair();
+  const writer = p.server.writable.getWriter();
+  await writer.write(new Uint8Array([1]));
+  p.server.close();
+  await writer.close(); // the stream is gone already: nothing to shut down, no ClosedError
+  const other = p.client.writable.getWriter();
+  await other.abort(new Error("stop"));
+  assert.equal(p.client.closed, true, "abort() left the stream open");
+  p.listener.close();
+});
+
+Deno.test("a write waiting for room: a second one is BusyError, close() rejects the first with ClosedError", async () => {
+  const p = await tcpPair();
+  p.server.setSendBufferSize(4096);
+  p.client.setRecvBufferSize(4096);
+  // Fill both buffers (bounded: they hold well under 64 MiB).
+  const chunk = new Uint8Array(65536);
+  let filled = 0;
+  for (let i = 0; i < 1024; i++) {
+    const n = p.server.tryWrite(chunk);
+    if (n === 0) break;
+    filled += n;
+  }
+  assert.ok(filled > 0 && p.server.tryWrite(chunk) === 0, "the send buffer never filled");
+  const waiting = p.server.write(chunk);
+  await assert.rejects(p.server.write(chunk), {
+    name: "BusyError",
+    message: "a write is already pending on this stream",
+  });
+  p.server.close();
+  await assert.rejects(waiting, (e) => {
+    assert.ok(e instanceof ClosedError, String(e));
+    assert.equal(e.syscall, "read/write");
+    return true;
+  });
+  p.client.close();
+  p.listener.close();
 });

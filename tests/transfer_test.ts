@@ -20,6 +20,8 @@ import { S_IFMT, S_IFREG, SIG_IGN, SIGPIPE } from "../ffi/constants.ts";
 import { check, sysFstat, sysSigactionQuery } from "../ffi/libc.ts";
 import { decodeStat, SIGACTION_SIZE, sigactionHandler, STAT_SIZE } from "../ffi/structs.ts";
 import { ClosedError } from "../lib/net/fd.ts";
+import { WritevCursor } from "../lib/net/write.ts";
+import { MAX_IO } from "../ffi/libc.ts";
 import { assertNoNewFd, assertSameBytes, randomBytes, sha256, tcpPair } from "./helpers.ts";
 import { formatBytes, progressLine } from "../examples/send_file.ts";
 
@@ -228,6 +230,37 @@ Deno.test("sendFile() sends a file byte-exact through forced partial writes", as
   assert.equal(await sha256(received), await sha256(data));
   assert.equal(fdsOnFileOfSize(data.length), 0);
 });
+
+for (const zeroCopy of [true, false]) {
+  Deno.test(`sendFile() resumes each partial write at offset + sent, inside the range, counted (zeroCopy: ${zeroCopy})`, async () => {
+    // A range that starts and ends inside the file, cut into many partial writes: each resume
+    // must start at the exact file offset and ask for no more than what is left of the range. On
+    // the sendfile path a wrong (negative) offset would fail with EINVAL and be hidden by the
+    // copy fallback, so no fallback may happen there.
+    const data = randomBytes(3 * 1024 * 1024 + 29);
+    const path = await tempFile(`range-${zeroCopy}.bin`, data);
+    const offset = 12_345;
+    const length = 2 * 1024 * 1024 + 7;
+    await using pair = await tcpPair();
+    smallBuffers(pair.server, pair.client);
+    const before = transferStats();
+    const reading = readSlowly(pair.client, length + 1); // one byte more than the range: EOF first
+    const url = new URL(`file://${path}`); // a file URL works as well as a path
+    assert.equal(await sendFile(pair.server, url, { offset, length, zeroCopy }), length);
+    pair.server.closeWrite();
+    const received = await reading;
+    const after = transferStats();
+    assert.equal(received.length, length, "more or fewer bytes than the range");
+    assert.equal(await sha256(received), await sha256(data.subarray(offset, offset + length)));
+    assert.equal(after.sendFileCalls - before.sendFileCalls, 1);
+    assert.equal(after.sendFileFallbacks - before.sendFileFallbacks, zeroCopy ? 0 : 1);
+    const bytes = zeroCopy
+      ? after.sendFileBytes - before.sendFileBytes
+      : after.sendFileFallbackBytes - before.sendFileFallbackBytes;
+    assert.equal(bytes, length, "bytes counted on the path taken");
+    assert.ok(after.readinessWaits > before.readinessWaits, "no partial write was forced");
+  });
+}
 
 Deno.test("sendFile() pread+send path (zeroCopy: false) is byte-exact and counted", async () => {
   const data = randomBytes(1024 * 1024 + 3);
@@ -499,8 +532,10 @@ Deno.test("writev() writes small buffers whole in one call, and handles empty in
   );
   const total = parts.reduce((n, p) => n + p.length, 0);
   const syscallsBefore = transferStats().writevSyscalls;
+  const partialBefore = transferStats().writevPartialWrites;
   assert.equal(await writev(pair.server, parts), total);
   assert.equal(transferStats().writevSyscalls - syscallsBefore, 1, "more than one writev(2)");
+  assert.equal(transferStats().writevPartialWrites, partialBefore, "a whole write counted partial");
   assert.equal(
     new TextDecoder().decode(await readAll(pair.client, total)),
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
@@ -539,6 +574,156 @@ Deno.test("writev() rejects bad input with TypeError and a closed stream with Cl
   await assert.rejects(writev(pair.server, []), ClosedError);
 });
 
+Deno.test("writev() names the bad argument in its TypeError, and wants a stream to write to", async () => {
+  await using pair = await tcpPair();
+  const one = [new Uint8Array(1)];
+  // An object that is not a stream: refused even with nothing to write (it has no waitWritable).
+  for (
+    const notStream of [
+      { fd: pair.server.fd },
+      null,
+      // Callable, with the methods of a stream: still not one.
+      Object.assign(() => {}, { fd: pair.server.fd, waitWritable: () => Promise.resolve() }),
+    ]
+  ) {
+    await assert.rejects(writev(notStream as unknown as TcpStream, [new Uint8Array(1)]), {
+      name: "TypeError",
+      message: "writev: out must be a TcpStream",
+    });
+  }
+  // An array-like is not an array: refused before anything is written.
+  const arrayLike = { length: 1, 0: new Uint8Array(1) } as unknown as Uint8Array[];
+  await assert.rejects(writev(pair.server, arrayLike), {
+    name: "TypeError",
+    message: "writev expects an array of Uint8Array",
+  });
+  await assert.rejects(writev(pair.server, one, "x" as never), {
+    name: "TypeError",
+    message: /^writev options must be an object/,
+  });
+  await assert.rejects(writev(pair.server, [new Uint8Array(1), "x" as never]), {
+    name: "TypeError",
+    message: /^writev: bufs\[1\] must be a Uint8Array/,
+  });
+  // None of the refused calls wrote a byte: the next one is all the peer sees.
+  assert.equal(await writev(pair.server, [new TextEncoder().encode("ok")]), 2);
+  pair.server.closeWrite();
+  assert.equal(new TextDecoder().decode(await readAll(pair.client)), "ok");
+});
+
+Deno.test("writev() skips empty buffers, even a run of them longer than IOV_MAX", async () => {
+  await using pair = await tcpPair();
+  const a = randomBytes(1000);
+  const b = randomBytes(3000);
+  const empty = (n: number): Uint8Array<ArrayBuffer>[] =>
+    Array.from({ length: n }, () => new Uint8Array(0));
+  // 1,100 empty buffers first: a batch made only of them would write 0 bytes forever.
+  const bufs = [...empty(1100), a, ...empty(5), b, ...empty(3)];
+  const syscallsBefore = transferStats().writevSyscalls;
+  assert.equal(await writev(pair.server, bufs), 4000);
+  assert.equal(transferStats().writevSyscalls - syscallsBefore, 1, "more than one writev(2)");
+  // One empty buffer first, then data.
+  assert.equal(await writev(pair.server, [new Uint8Array(0), b]), 3000);
+  pair.server.closeWrite();
+  const got = await readAll(pair.client);
+  const expected = new Uint8Array(7000);
+  expected.set(a);
+  expected.set(b, 1000);
+  expected.set(b, 4000);
+  assertSameBytes(got, expected, "bytes after the empty buffers");
+});
+
+Deno.test("writev() of a MAX_IO (1 GiB) buffer sends its first bytes exactly, until a reset", async () => {
+  // A writev(2) result is read back as i32, so a buffer of MAX_IO bytes or more goes out in
+  // capped steps. The buffer is zero-filled memory the kernel maps lazily, random in its first
+  // 4 MiB; those are compared with what arrives, then the peer resets: moving all of it over
+  // loopback would take seconds and prove nothing more about the first, capped step.
+  const checked = 4 << 20;
+  const big = new Uint8Array(MAX_IO);
+  big.set(randomBytes(checked), 0);
+  await using pair = await tcpPair();
+  const syscallsBefore = transferStats().writevSyscalls;
+  const writing = writev(pair.server, [big, new Uint8Array(10)]);
+  const got = new Uint8Array(checked);
+  let filled = 0;
+  while (filled < checked) {
+    const n = await pair.client.read(got.subarray(filled));
+    assert.ok(n !== null, `EOF after ${filled} bytes`);
+    filled += n;
+  }
+  assertSameBytes(got, big.subarray(0, checked), "the first 4 MiB of the 1 GiB buffer");
+  reset(pair.client);
+  await resetCode(writing);
+  assert.ok(transferStats().writevSyscalls - syscallsBefore >= 1);
+});
+
+for (const withSignal of [false, true]) {
+  Deno.test(`writev() waits for an edge after a would-block, never retries blindly (signal: ${withSignal})`, async () => {
+    // Each would-block is followed by a wait for the next writability edge, and the kernel sends
+    // that edge only once there is room: so every wait ends in a write that moves bytes. A writev
+    // that retried without waiting would count many would-blocks per successful call.
+    await using pair = await tcpPair();
+    smallBuffers(pair.server, pair.client);
+    const data = randomBytes(2 * 1024 * 1024 + 3);
+    const before = transferStats();
+    const reading = readSlowly(pair.client, data.length);
+    const options = withSignal ? { signal: new AbortController().signal } : {};
+    assert.equal(
+      await writev(pair.server, [data.subarray(0, 10), data.subarray(10)], options),
+      data.length,
+    );
+    const after = transferStats();
+    assert.equal(await sha256(await reading), await sha256(data));
+    const waits = after.readinessWaits - before.readinessWaits;
+    const calls = after.writevSyscalls - before.writevSyscalls;
+    assert.ok(waits > 0, "the small send buffer never filled: nothing was tested");
+    assert.ok(
+      waits <= calls - waits,
+      `${waits} would-blocks for ${calls - waits} writes that moved bytes: it retried blindly`,
+    );
+  });
+}
+
+Deno.test("writev() to a reset peer fails as writev with EPIPE, counting no partial write", async () => {
+  await using pair = await tcpPair();
+  reset(pair.client);
+  // The RST arrives at once over loopback; the first write after it may still be accepted.
+  let error: unknown;
+  for (let i = 0; i < 100 && error === undefined; i++) {
+    const before = transferStats().writevPartialWrites;
+    try {
+      await writev(pair.server, [new Uint8Array(10), new Uint8Array(20)]);
+    } catch (e) {
+      error = e;
+      assert.equal(transferStats().writevPartialWrites, before, "a failed call counted partial");
+    }
+  }
+  assert.ok(error instanceof ErrnoError, `expected ErrnoError, got ${String(error)}`);
+  assert.ok(["EPIPE", "ECONNRESET"].includes(error.code), error.code);
+  assert.equal(error.syscall, "writev");
+});
+
+Deno.test("WritevCursor.reset() starts the next list from its first byte", async () => {
+  await using pair = await tcpPair();
+  const enc = new TextEncoder();
+  const cursor = new WritevCursor();
+  const first = [enc.encode("abc"), enc.encode("de")];
+  assert.equal(cursor.step(pair.server.fd, first), 5);
+  assert.deepEqual([cursor.index, cursor.skip], [2, 0]);
+  cursor.reset();
+  assert.deepEqual([cursor.index, cursor.skip], [0, 0]);
+  assert.equal(cursor.step(pair.server.fd, [enc.encode("XY"), enc.encode("Z")]), 3);
+  // advance() moves into a buffer where a write stopped, then past whole ones.
+  cursor.reset();
+  const list = [new Uint8Array(4), new Uint8Array(0), new Uint8Array(6)];
+  cursor.advance(list, 3);
+  assert.deepEqual([cursor.index, cursor.skip], [0, 3]);
+  cursor.advance(list, 3);
+  assert.deepEqual([cursor.index, cursor.skip], [2, 2]);
+  pair.server.closeWrite();
+  assert.equal(new TextDecoder().decode(await readAll(pair.client)), "abcdeXYZ");
+});
+
 // ---------------------------------------------------------------------------------------------
 // splice
 
@@ -553,6 +738,7 @@ Deno.test("splice() relays byte-exact until EOF through a small pipe and a slow 
   })();
   const reading = readSlowly(sink.server, data.length);
   let progress = 0;
+  const before = transferStats();
   const moved = await splice(source.server, sink.client, {
     pipeSize: 16384,
     onProgress: (n) => {
@@ -560,10 +746,23 @@ Deno.test("splice() relays byte-exact until EOF through a small pipe and a slow 
       progress = n;
     },
   });
+  const after = transferStats();
   await feeding;
   assert.equal(moved, data.length);
   assert.equal(progress, data.length);
   assert.equal(await sha256(await reading), await sha256(data));
+  // Counted: one call, every byte once, no fallback, and waits on a full sink or empty source.
+  assert.equal(after.spliceCalls - before.spliceCalls, 1);
+  assert.equal(after.spliceBytes - before.spliceBytes, data.length);
+  assert.equal(after.spliceFallbacks - before.spliceFallbacks, 0);
+  assert.equal(
+    after.pipesCreated + after.pipesReused - before.pipesCreated - before.pipesReused,
+    1,
+  );
+  assert.ok(
+    after.readinessWaits > before.readinessWaits,
+    "the small pipe and buffers never filled",
+  );
   closeIdlePipes();
 });
 

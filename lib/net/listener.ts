@@ -199,17 +199,28 @@ export class TcpListener {
       }
       if (r === -EINTR || r === -ECONNABORTED) continue;
       if (r === -EMFILE || r === -ENFILE || r === -ENOBUFS) {
-        if (!this.#dropOne(fd)) throw fail(r, "accept4");
-        continue;
+        // accept4 takes a descriptor before it looks at the queue: at the limit it fails even
+        // when nothing is pending, so the loop ends on "nothing pending" seen by #dropOne.
+        const dropped = this.#dropOne(fd);
+        if (dropped > 0) continue;
+        if (dropped === 0) {
+          this.#io.readReady = false;
+          return -1;
+        }
+        throw fail(r, "accept4");
       }
       throw fail(r, "accept4");
     }
   }
 
-  /** Frees the spare fd, accepts and closes one connection, takes the spare back. */
-  #dropOne(fd: number): boolean {
-    if (this.#spare < 0) return false;
+  /**
+   * Frees the spare fd, accepts and closes one connection, takes the spare back: 1 when one was
+   * dropped, 0 when none was pending, -1 when that was impossible (no spare, or accept failed).
+   */
+  #dropOne(fd: number): number {
+    if (this.#spare < 0) return -1;
     sysClose(this.#spare);
+    // Stryker disable next-line UnaryOperator: equivalent, a dead store (overwritten below before any read)
     this.#spare = -1;
     const r = sysAccept4(fd, null, null, SOCK_CLOEXEC);
     if (r >= 0) {
@@ -218,7 +229,7 @@ export class TcpListener {
     }
     const spare = sysEventfd(0, EFD_CLOEXEC);
     this.#spare = spare >= 0 ? spare : -1;
-    return r >= 0;
+    return r >= 0 ? 1 : r === -EAGAIN ? 0 : -1;
   }
 
   /** Waits for and accepts one connection. Rejects with the signal's reason on abort. */
@@ -255,9 +266,12 @@ export class TcpListener {
 
   /** Stops listening: a pending accept rejects with ClosedError (async iteration ends). */
   close(): void {
+    // Stryker disable next-line ConditionalExpression: equivalent, every step below is idempotent too
     if (this.#fd.closed) return;
     this.#io.close("accept");
+    // Stryker disable next-line ConditionalExpression: equivalent, close(-1) only fails with EBADF, ignored
     if (this.#spare >= 0) sysClose(this.#spare);
+    // Stryker disable next-line UnaryOperator: equivalent, #spare is never read after close()
     this.#spare = -1;
     this.#fd.close();
   }

