@@ -421,8 +421,11 @@ function errno(): number {
   return errnoCell![0]!;
 }
 
-/** A result, or the negated errno when the call returned -1. */
-function ret(r: number): number {
+/**
+ * A result, or the negated errno when the call returned -1 (for the wrappers of ffi/, such as
+ * ffi/uring.ts's).
+ */
+export function ret(r: number): number {
   return r >= 0 ? r : -errno();
 }
 
@@ -759,56 +762,4 @@ export function sysFstat(fd: number, stat: Uint8Array<ArrayBuffer>): number {
 export function sysGetrlimit(resource: number, rlimit: Uint8Array<ArrayBuffer>): number {
   const s = lib ? lib.symbols : load();
   return ret(s.getrlimit(resource, rlimit));
-}
-
-const SYS_IO_URING_SETUP = 425n;
-const SYS_IO_URING_ENTER = 426n;
-const SYS_IO_URING_REGISTER = 427n;
-/** (void *)-1, mmap's failure. */
-const MAP_FAILED = 0xffffffffffffffffn;
-
-/** io_uring_setup(2): the ring fd, or -errno; `params` is a struct io_uring_params (120 bytes). */
-export function sysIoUringSetup(entries: number, params: Uint8Array<ArrayBuffer>): number {
-  const s = lib ? lib.symbols : load();
-  return ret(s.syscall_io_uring_setup(SYS_IO_URING_SETUP, entries, params));
-}
-
-/**
- * io_uring_enter(2) that never blocks (min_complete 0): submits `toSubmit` entries; with
- * IORING_ENTER_GETEVENTS in `flags` it also flushes completions the kernel held back.
- */
-export function sysIoUringEnter(fd: number, toSubmit: number, flags: number): number {
-  const s = lib ? lib.symbols : load();
-  return ret(s.syscall_io_uring_enter(SYS_IO_URING_ENTER, fd, toSubmit, 0, flags, null, 0n));
-}
-
-/** io_uring_register(2). */
-export function sysIoUringRegister(
-  fd: number,
-  opcode: number,
-  arg: Uint8Array<ArrayBuffer>,
-  count: number,
-): number {
-  const s = lib ? lib.symbols : load();
-  return ret(s.syscall_io_uring_register(SYS_IO_URING_REGISTER, fd, opcode, arg, count));
-}
-
-/** mmap(2) of a ring region of `fd` (shared, read/write): its address, or -errno as a number. */
-export function sysMmapRing(
-  length: number,
-  fd: number,
-  offset: number,
-): Deno.PointerValue | number {
-  const s = lib ? lib.symbols : load();
-  const PROT_READ_WRITE = 0x3;
-  const MAP_SHARED_POPULATE = 0x01 | 0x8000;
-  const p = s.mmap(null, BigInt(length), PROT_READ_WRITE, MAP_SHARED_POPULATE, fd, BigInt(offset));
-  if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return -errno();
-  return p;
-}
-
-/** munmap(2). */
-export function sysMunmap(address: Deno.PointerObject, length: number): number {
-  const s = lib ? lib.symbols : load();
-  return ret(s.munmap(address, BigInt(length)));
 }

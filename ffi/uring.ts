@@ -11,15 +11,62 @@
  */
 
 import { ErrnoError } from "./errno.ts";
-import {
-  fail,
-  sysClose,
-  sysIoUringEnter,
-  sysIoUringRegister,
-  sysIoUringSetup,
-  sysMmapRing,
-  sysMunmap,
-} from "./libc.ts";
+import { fail, libc, ret, sysClose } from "./libc.ts";
+
+// The syscalls (no glibc wrappers; the same numbers on x86_64 and aarch64), from libc's one
+// symbol table.
+
+const SYS_IO_URING_SETUP = 425n;
+const SYS_IO_URING_ENTER = 426n;
+const SYS_IO_URING_REGISTER = 427n;
+/** (void *)-1, mmap's failure. */
+const MAP_FAILED = 0xffffffffffffffffn;
+
+/** io_uring_setup(2): the ring fd, or -errno; `params` is a struct io_uring_params (120 bytes). */
+export function sysIoUringSetup(entries: number, params: Uint8Array<ArrayBuffer>): number {
+  const s = libc();
+  return ret(s.syscall_io_uring_setup(SYS_IO_URING_SETUP, entries, params));
+}
+
+/**
+ * io_uring_enter(2) that never blocks (min_complete 0): submits `toSubmit` entries; with
+ * IORING_ENTER_GETEVENTS in `flags` it also flushes completions the kernel held back.
+ */
+export function sysIoUringEnter(fd: number, toSubmit: number, flags: number): number {
+  const s = libc();
+  return ret(s.syscall_io_uring_enter(SYS_IO_URING_ENTER, fd, toSubmit, 0, flags, null, 0n));
+}
+
+/** io_uring_register(2). */
+export function sysIoUringRegister(
+  fd: number,
+  opcode: number,
+  arg: Uint8Array<ArrayBuffer>,
+  count: number,
+): number {
+  const s = libc();
+  return ret(s.syscall_io_uring_register(SYS_IO_URING_REGISTER, fd, opcode, arg, count));
+}
+
+/** mmap(2) of a ring region of `fd` (shared, read/write): its address, or -errno as a number. */
+export function sysMmapRing(
+  length: number,
+  fd: number,
+  offset: number,
+): Deno.PointerValue | number {
+  const s = libc();
+  const PROT_READ_WRITE = 0x3;
+  const MAP_SHARED_POPULATE = 0x01 | 0x8000;
+  const p = s.mmap(null, BigInt(length), PROT_READ_WRITE, MAP_SHARED_POPULATE, fd, BigInt(offset));
+  if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return ret(-1);
+  return p;
+}
+
+/** munmap(2). */
+export function sysMunmap(address: Deno.PointerObject, length: number): number {
+  const s = libc();
+  return ret(s.munmap(address, BigInt(length)));
+}
 
 /** Opcodes (include/uapi/linux/io_uring.h). */
 export const IORING_OP_NOP = 0;

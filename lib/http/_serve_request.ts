@@ -9,7 +9,10 @@
  * @module
  */
 
+import type { SocketAddress } from "../net/address.ts";
+import { sockAddr } from "../net/_sockaddr.ts";
 import type { BodyReader } from "./_serve_body.ts";
+import type { Conn } from "./_connection.ts";
 import { latin1 } from "./_bytes.ts";
 import { RequestParser } from "./request_parser.ts";
 
@@ -84,6 +87,25 @@ export function stash(buf: Uint8Array, start: number, end: number): number {
   slabUsed += length;
   stashed = slab;
   return at;
+}
+
+/**
+ * What a {@linkcode ServeHandler} gets beside the request, as `Deno.ServeHandlerInfo`.
+ *
+ * @example
+ * ```ts
+ * import type { ServeHandlerInfo } from "./mod.ts";
+ *
+ * function handler(_request: Request, info: ServeHandlerInfo): Response {
+ *   return new Response(`you are ${info.remoteAddr.hostname}\n`);
+ * }
+ * ```
+ */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Resolves once the response has been written in full; rejects if the connection closed first. */
+  readonly completed: Promise<void>;
 }
 
 /** Told when the client goes away while its handler runs. */
@@ -370,5 +392,65 @@ export class ServeRequest implements GoneListener {
     if (body instanceof ReadableStream) init.duplex = "half";
     this.#real = new Request(this.url, init);
     return this.#real;
+  }
+}
+
+/** `info` of one request: the address and `completed`, both made only when asked for. */
+export class Info implements ServeHandlerInfo {
+  #c: Conn;
+  #seq: number;
+  #addr: SocketAddress | undefined;
+  #completed: Promise<void> | undefined;
+
+  constructor(c: Conn, seq: number) {
+    this.#c = c;
+    this.#seq = seq;
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    if (this.#addr !== undefined) return this.#addr;
+    const c = this.#c;
+    if (c.fd < 0) throw new Deno.errors.NotConnected("the connection is closed");
+    return this.#addr = sockAddr(c.stream !== null ? c.stream.fd : c.fd, true);
+  }
+
+  get completed(): Promise<void> {
+    if (this.#completed !== undefined) return this.#completed;
+    const c = this.#c;
+    const seq = this.#seq;
+    const closed = () => new Deno.errors.ConnectionReset("the connection closed first");
+    let promise: Promise<void>;
+    if (c.written > seq) {
+      promise = Promise.resolve();
+    } else if (c.fd < 0) {
+      promise = Promise.reject(closed());
+    } else {
+      promise = new Promise<void>((resolve, reject) => {
+        (c.onWritten ??= []).push((ok) => {
+          if (!ok) reject(closed());
+          else if (c.written > seq) resolve();
+          else return false;
+          return true;
+        });
+      });
+    }
+    // Never an unhandled rejection for a handler that does not await it.
+    promise.catch(() => {});
+    return this.#completed = promise;
+  }
+}
+
+/** The request body of one exchange, until its connection is taken. */
+export class Exchange implements PendingBody {
+  reader: Promise<BodyReader>;
+  resolve!: (reader: BodyReader) => void;
+  cancelled = false;
+
+  constructor() {
+    this.reader = new Promise((resolve) => this.resolve = resolve);
+  }
+
+  cancel(): void {
+    this.cancelled = true;
   }
 }

@@ -56,13 +56,6 @@ export type {
   ShutdownOptions,
 } from "./server_types.ts";
 export { serveHttp } from "./server.ts";
-export {
-  serve,
-  type ServeHandler,
-  type ServeHandlerInfo,
-  type ServeOptions,
-  type Upgrade,
-  upgrade,
-  type UpgradeOptions,
-} from "./serve.ts";
+export { serve, type ServeHandler, type ServeHandlerInfo, type ServeOptions } from "./serve.ts";
+export { type Upgrade, upgrade, type UpgradeOptions } from "./upgrade.ts";
 export { contentTypeOf, serveFile, type ServeFileOptions } from "./serve_file.ts";

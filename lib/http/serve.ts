@@ -15,8 +15,6 @@
 import { MSG_PEEK } from "../../ffi/constants.ts";
 import { EAGAIN } from "../../ffi/errno.ts";
 import { sysRecv } from "../../ffi/libc.ts";
-import type { SocketAddress } from "../net/address.ts";
-import { sockAddr } from "../net/_sockaddr.ts";
 import type { TcpStream } from "../net/stream.ts";
 import { sendFile } from "../transfer/sendfile.ts";
 import { checkObject, checkOptionalFunction } from "../_validate.ts";
@@ -30,19 +28,46 @@ import {
   FRAME_LENGTH,
   writeBody,
 } from "./_serve_body.ts";
-import { keepBytes, type PendingBody, ServeRequest, stash, stashed } from "./_serve_request.ts";
+import {
+  Exchange,
+  Info,
+  keepBytes,
+  type ServeHandlerInfo,
+  ServeRequest,
+  stash,
+  stashed,
+} from "./_serve_request.ts";
+import {
+  bodyless,
+  cancelParts,
+  encodeBody,
+  ERROR_RESPONSE,
+  type Exchanged,
+  internalServerError,
+  isExchanged,
+  isPeerGone,
+  isPromiseLike,
+  isWebSocketUpgrade,
+  NOT_IMPLEMENTED,
+  type Parts,
+  prependRead,
+  userContentLength,
+  userHeaders,
+} from "./_serve_parts.ts";
+import { upgradeHead } from "./upgrade.ts";
 import {
   type FileBody,
   headerPairs,
   staticParts,
   takeFileBody,
-  type UpgradeBody,
   upgrades,
 } from "./_serve_response.ts";
 import { TAKEOVER, type Takeover } from "./_takeover.ts";
 import type { RequestParser } from "./request_parser.ts";
 import { errorResponse, writeResponseHead } from "./serializer.ts";
 import { type CoreAnswer, type CoreHooks, Server } from "./server.ts";
+
+export type { ServeHandlerInfo } from "./_serve_request.ts";
 import type { HttpResponseInit, HttpServer, ServeHttpOptions } from "./server_types.ts";
 
 /** Deno.serve's defaults. */
@@ -50,34 +75,12 @@ const DEFAULT_PORT = 8000;
 const DEFAULT_HOSTNAME = "0.0.0.0";
 /** After the response, a request body the handler did not read is drained up to this much. */
 const DRAIN_LIMIT = 256 * 1024;
-const NO_CONTENT = 204;
-const NOT_MODIFIED = 304;
-const FIRST_FINAL = 200;
 const PEEK = new Uint8Array(1);
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 75_000;
 const PENDING = Symbol("pending");
 const pending = Promise.resolve(PENDING);
-
-/**
- * What a {@linkcode ServeHandler} gets beside the request, as `Deno.ServeHandlerInfo`.
- *
- * @example
- * ```ts
- * import type { ServeHandlerInfo } from "./mod.ts";
- *
- * function handler(_request: Request, info: ServeHandlerInfo): Response {
- *   return new Response(`you are ${info.remoteAddr.hostname}\n`);
- * }
- * ```
- */
-export interface ServeHandlerInfo {
-  /** The client's address. */
-  readonly remoteAddr: Deno.NetAddr;
-  /** Resolves once the response has been written in full; rejects if the connection closed first. */
-  readonly completed: Promise<void>;
-}
 
 /**
  * A fetch-standard request handler, as `Deno.ServeHandler`.
@@ -129,171 +132,6 @@ export interface ServeOptions extends Omit<ServeHttpOptions, "handler" | "onErro
   handler?: ServeHandler;
   /** Called for I/O failures of the server itself (not the handler's). Default console.error. */
   onServerError?: (error: unknown) => void;
-}
-
-/**
- * A response that needs the connection for itself: a file range, an upgrade, or a body stream
- * (with the chunks already read of it).
- */
-interface Exchanged {
-  status: number;
-  headers: [string, string][];
-  file?: FileBody;
-  upgrade?: UpgradeBody;
-  reader?: ReadableStreamDefaultReader<Uint8Array>;
-  prefix?: Uint8Array[];
-  /**
-   * The handler's own Content-Length for a stream or a HEAD answer, as Deno.serve honours it:
-   * the stream is sent with that length instead of chunked, a HEAD answer announces it.
-   */
-  length?: number;
-}
-
-/** What a response becomes: static (the core's batch) or an exchange on the taken connection. */
-type Parts = HttpResponseInit | Exchanged;
-
-function isExchanged(parts: Parts): parts is Exchanged {
-  return (parts as Exchanged).reader !== undefined || (parts as Exchanged).file !== undefined ||
-    (parts as Exchanged).upgrade !== undefined || (parts as Exchanged).length !== undefined;
-}
-
-let lastText = "";
-let lastBytes: Uint8Array = EMPTY;
-
-/**
- * A string body as UTF-8, the last one remembered: a handler answering the same text again (the
- * common case for a fixed reply) costs a string comparison, not an encoding.
- */
-function encodeBody(body: string | Uint8Array | null): Uint8Array {
-  if (body === null) return EMPTY;
-  if (typeof body !== "string") return body;
-  if (body !== lastText) {
-    lastBytes = ENCODER.encode(body);
-    lastText = body;
-  }
-  return lastBytes;
-}
-
-/** Header names the server writes itself (from the framing it chooses). */
-function isFramingHeader(name: string): boolean {
-  const first = name.charCodeAt(0) | 0x20;
-  if (first !== 0x63 && first !== 0x64 && first !== 0x74 && first !== 0x6b) return false;
-  const lower = name.toLowerCase();
-  return lower === "content-length" || lower === "connection" || lower === "date" ||
-    lower === "transfer-encoding" || lower === "keep-alive";
-}
-
-/** The pairs without the framing headers (the same array when there are none). */
-function userHeaders(pairs: [string, string][]): [string, string][] {
-  let i = 0;
-  while (i < pairs.length && !isFramingHeader(pairs[i]![0])) i++;
-  if (i === pairs.length) return pairs;
-  return pairs.filter(([name]) => !isFramingHeader(name));
-}
-
-/** The handler's Content-Length among `pairs`, or -1 (none, or not a plain decimal). */
-function userContentLength(pairs: [string, string][]): number {
-  for (const [name, value] of pairs) {
-    if (name.length === 14 && name.toLowerCase() === "content-length") {
-      return /^\d{1,15}$/.test(value) ? Number(value) : -1;
-    }
-  }
-  return -1;
-}
-
-/**
- * Deno.serve's answer when the handler fails: no Content-Type (a bytes body), as its
- * `internalServerError()`.
- */
-function internalServerError(): Response {
-  return new Response(ENCODER.encode("Internal Server Error"), { status: 500 });
-}
-
-/** Response.error() is the only Response with status 0; Deno.serve treats it as a failure. */
-const ERROR_RESPONSE = 0;
-
-function bodyless(status: number): boolean {
-  return status < FIRST_FINAL || status === NO_CONTENT || status === NOT_MODIFIED;
-}
-
-function isWebSocketUpgrade(parser: RequestParser): boolean {
-  const upgrade = parser.header("upgrade");
-  return upgrade !== undefined && upgrade.toLowerCase().includes("websocket");
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-function isPeerGone(error: unknown): boolean {
-  return error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BadResource;
-}
-
-const NOT_IMPLEMENTED: HttpResponseInit = Object.freeze({
-  status: 501,
-  headers: Object.freeze({ "Content-Type": "text/plain; charset=utf-8" }),
-  body: "501 Not Implemented: this server does not upgrade connections to websocket\n",
-});
-
-/** `info` of one request: the address and `completed`, both made only when asked for. */
-class Info implements ServeHandlerInfo {
-  #c: Conn;
-  #seq: number;
-  #addr: SocketAddress | undefined;
-  #completed: Promise<void> | undefined;
-
-  constructor(c: Conn, seq: number) {
-    this.#c = c;
-    this.#seq = seq;
-  }
-
-  get remoteAddr(): Deno.NetAddr {
-    if (this.#addr !== undefined) return this.#addr;
-    const c = this.#c;
-    if (c.fd < 0) throw new Deno.errors.NotConnected("the connection is closed");
-    return this.#addr = sockAddr(c.stream !== null ? c.stream.fd : c.fd, true);
-  }
-
-  get completed(): Promise<void> {
-    if (this.#completed !== undefined) return this.#completed;
-    const c = this.#c;
-    const seq = this.#seq;
-    const closed = () => new Deno.errors.ConnectionReset("the connection closed first");
-    let promise: Promise<void>;
-    if (c.written > seq) {
-      promise = Promise.resolve();
-    } else if (c.fd < 0) {
-      promise = Promise.reject(closed());
-    } else {
-      promise = new Promise<void>((resolve, reject) => {
-        (c.onWritten ??= []).push((ok) => {
-          if (!ok) reject(closed());
-          else if (c.written > seq) resolve();
-          else return false;
-          return true;
-        });
-      });
-    }
-    // Never an unhandled rejection for a handler that does not await it.
-    promise.catch(() => {});
-    return this.#completed = promise;
-  }
-}
-
-/** The request body of one exchange, until its connection is taken. */
-class Exchange implements PendingBody {
-  reader: Promise<BodyReader>;
-  resolve!: (reader: BodyReader) => void;
-  cancelled = false;
-
-  constructor() {
-    this.reader = new Promise((resolve) => this.resolve = resolve);
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-  }
 }
 
 /** What an exchange needs to know about its request. */
@@ -668,32 +506,6 @@ const CLOSE = 1;
 const FAILED = 2;
 const HANDED_ON = 3;
 
-/** A response that will not be sent: its stream cancelled, its file closed, its upgrade refused. */
-function cancelParts(parts: Parts, reason: unknown): void {
-  if (!isExchanged(parts)) return;
-  parts.reader?.cancel(reason).catch(() => {});
-  if (parts.file?.owned) parts.file.handle.close();
-  parts.upgrade?.reject(reason);
-}
-
-/** A reader whose first read is one already asked for. */
-function prependRead(
-  first: Promise<ReadableStreamReadResult<Uint8Array>>,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): ReadableStreamDefaultReader<Uint8Array> {
-  let used = false;
-  return {
-    read: () => {
-      if (used) return reader.read();
-      used = true;
-      return first;
-    },
-    cancel: (reason?: unknown) => reader.cancel(reason),
-    releaseLock: () => reader.releaseLock(),
-    closed: reader.closed,
-  } as ReadableStreamDefaultReader<Uint8Array>;
-}
-
 /**
  * While a response streams, watches the connection for the client going away (EOF or reset):
  * then `request.signal` aborts and the body stream is cancelled, instead of waiting for a write
@@ -718,78 +530,6 @@ function watchGone(
     }
   })();
   return stop;
-}
-
-function upgradeHead(headers: [string, string][]): Uint8Array {
-  let head = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n";
-  for (const [name, value] of headers) {
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
-      throw new TypeError(`invalid upgrade header ${JSON.stringify(name)}`);
-    }
-    head += `${name}: ${value}\r\n`;
-  }
-  return ENCODER.encode(head + "\r\n");
-}
-
-/** Options of {@linkcode upgrade}. */
-export interface UpgradeOptions {
-  /** The `Upgrade` value of the 101; default the request's own `Upgrade` header. */
-  protocol?: string;
-  /** More headers for the 101 (e.g. `Sec-WebSocket-Accept`). */
-  headers?: HeadersInit;
-}
-
-/** What {@linkcode upgrade} gives: the response to return, and the connection after it. */
-export interface Upgrade {
-  /** Return this from the handler: netio answers `101 Switching Protocols` for it. */
-  response: Response;
-  /** The raw connection, once the 101 is written; yours to read, write and close. */
-  connection: Promise<TcpStream>;
-}
-
-/**
- * Takes a connection out of the HTTP server for another protocol: return `response` from the
- * handler, and `connection` resolves with the raw {@linkcode TcpStream} right after the
- * `101 Switching Protocols` (with `Connection: Upgrade` and the `Upgrade` protocol) is written.
- * Only for requests of netio's {@linkcode serve}. A websocket request whose handler does not
- * call it is answered 501.
- *
- * @example
- * ```ts ignore
- * import { serve, upgrade } from "./mod.ts";
- *
- * serve((request) => {
- *   const { response, connection } = upgrade(request, { protocol: "echo" });
- *   connection.then(async (stream) => {
- *     const buf = new Uint8Array(1024);
- *     for (let n; (n = await stream.read(buf)) !== null;) await stream.writeAll(buf.subarray(0, n));
- *     stream.close();
- *   });
- *   return response;
- * });
- * ```
- */
-export function upgrade(request: Request, options: UpgradeOptions = {}): Upgrade {
-  if (!((request as unknown) instanceof ServeRequest)) {
-    throw new TypeError("upgrade() takes a request of netio's serve()");
-  }
-  checkObject(options, "upgrade options");
-  const protocol = options.protocol ?? request.headers.get("upgrade");
-  if (protocol === null || protocol === "") {
-    throw new TypeError("upgrade(): the request has no Upgrade header and no protocol was given");
-  }
-  const headers: [string, string][] = [["Upgrade", protocol]];
-  for (const pair of new Headers(options.headers)) headers.push(pair);
-  let resolve!: (stream: TcpStream) => void;
-  let reject!: (error: unknown) => void;
-  const connection = new Promise<TcpStream>((yes, no) => {
-    resolve = yes;
-    reject = no;
-  });
-  connection.catch(() => {});
-  const response = new Response(null, { status: 200 });
-  upgrades.set(response, { headers, resolve, reject });
-  return { response, connection };
 }
 
 function defaultOnError(error: unknown): Response {
