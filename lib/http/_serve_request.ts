@@ -41,30 +41,11 @@ const LOWER = 0x20;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
 
-/**
- * A copy of `buf[start, end)` that outlives the read buffer. Small pieces (a request head) are
- * copied into a shared slab, a bump allocation: far cheaper than `slice()` (an ArrayBuffer of
- * its own each). A slab lives as long as any piece of it is referenced.
- */
-export function keepBytes(buf: Uint8Array, start: number, end: number): Uint8Array<ArrayBuffer> {
-  const length = end - start;
-  if (length > SLAB_PIECE_LIMIT) return buf.slice(start, end) as Uint8Array<ArrayBuffer>;
-  if (slabUsed + length > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  slab.set(buf.subarray(start, end), slabUsed);
-  const piece = slab.subarray(slabUsed, slabUsed + length);
-  slabUsed += length;
-  return piece;
-}
-
 /** The array the last {@linkcode stash} copied into. */
 export let stashed: Uint8Array = slab;
 
 /**
- * Like {@linkcode keepBytes} without making a view: copies `buf[start, end)` into the slab and
- * answers its offset there; the array is {@linkcode stashed}. A request head is kept this way
+ * Copies `buf[start, end)` into a shared slab (a bump allocation) and answers its offset there; the array is {@linkcode stashed}. A request head is kept this way
  * for every request, and read only if the handler asks for its headers or URL.
  */
 export function stash(buf: Uint8Array, start: number, end: number): number {
@@ -87,6 +68,16 @@ export function stash(buf: Uint8Array, start: number, end: number): number {
   slabUsed += length;
   stashed = slab;
   return at;
+}
+
+/**
+ * A copy of `buf[start, end)` that outlives the read buffer, as a view ({@linkcode stash}'s
+ * copy): far cheaper for a small piece than `slice()`, an ArrayBuffer of its own each. A slab
+ * lives as long as any piece of it is referenced.
+ */
+export function keepBytes(buf: Uint8Array, start: number, end: number): Uint8Array<ArrayBuffer> {
+  const at = stash(buf, start, end);
+  return stashed.subarray(at, at + end - start) as Uint8Array<ArrayBuffer>;
 }
 
 /**
