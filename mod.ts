@@ -48,6 +48,7 @@ export {
 export {
   type BackendInfo,
   type BackendName,
+  type DataCallback,
   DEFAULT_TURN_BUDGET,
   DEFAULT_YIELD_INTERVAL_MS,
   Interest,

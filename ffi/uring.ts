@@ -62,6 +62,16 @@ export function sysMmapRing(
   return p;
 }
 
+/** An anonymous private mapping of `length` bytes (zeroed): its address, or -errno. */
+export function sysMmapAnonymous(length: number): Deno.PointerObject | number {
+  const s = libc();
+  const PROT_READ_WRITE = 0x3;
+  const MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+  const p = s.mmap(null, BigInt(length), PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0n);
+  if (p === null || BigInt(Deno.UnsafePointer.value(p)) === MAP_FAILED) return ret(-1);
+  return p;
+}
+
 /** munmap(2). */
 export function sysMunmap(address: Deno.PointerObject, length: number): number {
   const s = libc();
@@ -74,12 +84,28 @@ export const IORING_OP_NOP = 0;
 export const IORING_OP_POLL_ADD = 6;
 /** Remove a poll request by its user_data. */
 export const IORING_OP_POLL_REMOVE = 7;
+/** Receive on a socket (recv(2)). */
+export const IORING_OP_RECV = 27;
+/** Cancel requests by their user_data. */
+export const IORING_OP_ASYNC_CANCEL = 14;
+/** CQE flag: the completion used a provided buffer, whose id is `flags >>> 16`. */
+export const IORING_CQE_F_BUFFER = 1;
+/** Where a CQE's provided-buffer id starts in its flags. */
+export const IORING_CQE_BUFFER_SHIFT = 16;
 /** `len` of a POLL_ADD: keep it armed after each completion (multishot). */
 export const IORING_POLL_ADD_MULTI = 1;
 /** CQE flag: more completions will come for this request (a multishot one is still armed). */
 export const IORING_CQE_F_MORE = 2;
 
 const IORING_ENTER_GETEVENTS = 1;
+/** SQE flag: take the buffer from the provided-buffer group in `buf_group`. */
+const IOSQE_BUFFER_SELECT = 1 << 5;
+/** A RECV's ioprio: keep receiving (multishot) until an error, EOF or no buffer. */
+const IORING_RECV_MULTISHOT = 1 << 1;
+/** An ASYNC_CANCEL's flags: every request with the user_data, not just the first. */
+const IORING_ASYNC_CANCEL_ALL = 1 << 0;
+const IORING_REGISTER_PBUF_RING = 22;
+const IORING_UNREGISTER_PBUF_RING = 23;
 /** `sq_ring->flags`: completions overflowed and wait in the kernel (flush with GETEVENTS). */
 const IORING_SQ_CQ_OVERFLOW = 2;
 const IORING_SETUP_CQSIZE = 8;
@@ -303,6 +329,37 @@ export class Ring {
     s[at + 9] = tagHi;
   }
 
+  /**
+   * A multishot RECV on `fd` into buffers of the provided-buffer group `group`, tagged (`tagLo`,
+   * `tagHi`): one completion per arrival, until EOF (result 0), an error, or no free buffer
+   * (-ENOBUFS). Each completion with data names its buffer in its flags.
+   */
+  prepRecvMultishot(fd: number, group: number, tagLo: number, tagHi: number): void {
+    const s = this.#sqes;
+    const at = this.#next();
+    s[at] = IORING_OP_RECV | (IOSQE_BUFFER_SELECT << 8) | (IORING_RECV_MULTISHOT << 16);
+    s[at + 1] = fd;
+    s[at + 8] = tagLo;
+    s[at + 9] = tagHi;
+    s[at + 10] = group;
+  }
+
+  /**
+   * An ASYNC_CANCEL of every request tagged (`targetLo`, `targetHi`); its own completion is
+   * tagged (`tagLo`, `tagHi`) and answers how many were cancelled (or -ENOENT, -EALREADY).
+   */
+  prepCancel(targetLo: number, targetHi: number, tagLo: number, tagHi: number): void {
+    const s = this.#sqes;
+    const at = this.#next();
+    s[at] = IORING_OP_ASYNC_CANCEL;
+    s[at + 1] = -1;
+    s[at + 4] = targetLo;
+    s[at + 5] = targetHi;
+    s[at + 7] = IORING_ASYNC_CANCEL_ALL;
+    s[at + 8] = tagLo;
+    s[at + 9] = tagHi;
+  }
+
   /** A NOP tagged (`tagLo`, `tagHi`). */
   prepNop(tagLo: number, tagHi: number): void {
     const s = this.#sqes;
@@ -373,6 +430,12 @@ export class Ring {
     return this.#ring[at + 3]!;
   }
 
+  /** Overwrites the tag's high half and the flags of the completion at `at` (marks it taken). */
+  retag(at: number, tagHi: number, flags: number): void {
+    this.#ring[at + 1] = tagHi;
+    this.#ring[at + 3] = flags;
+  }
+
   /** Marks `n` completions as consumed. */
   advance(n: number): void {
     Atomics.store(this.#ring, this.#cqHead, (this.#ring[this.#cqHead]! + n) | 0);
@@ -385,5 +448,126 @@ export class Ring {
     sysMunmap(this.#sqesMap, this.#sqesLength);
     sysMunmap(this.#map, this.#mapLength);
     sysClose(this.fd);
+  }
+}
+
+/** struct io_uring_buf: 16 bytes (addr u64, len u32, bid u16, resv u16). */
+const BUF_BYTES = 16;
+/** struct io_uring_buf_reg: ring_addr u64, ring_entries u32, bgid u16, flags u16, resv[3]. */
+const BUF_REG_SIZE = 40;
+/** The ring's tail: a u16 over the resv field of its first entry (byte 14). */
+const BUF_TAIL_INDEX = 7;
+
+/**
+ * A provided-buffer ring (IORING_REGISTER_PBUF_RING): `count` buffers of `size` bytes in one
+ * anonymous mapping, which the kernel fills on receive and JS reads as typed arrays. A buffer the
+ * kernel filled is lent to JS until {@linkcode BufferRing.give} hands it back (memory writes; the
+ * tail is published once by {@linkcode BufferRing.publish}). Pages are touched only when used, so
+ * idle connections cost no buffer.
+ */
+export class BufferRing {
+  readonly group: number;
+  readonly count: number;
+  readonly size: number;
+  #ring: Deno.PointerObject;
+  #ringBytes: number;
+  #memory: Deno.PointerObject;
+  #memoryBytes: number;
+  #entries: DataView;
+  #tail16: Uint16Array;
+  #tail = 0;
+  #base: number;
+  /** One view per buffer, made once. */
+  #views: Uint8Array<ArrayBuffer>[] = [];
+  #ringFd: number;
+  #closed = false;
+
+  private constructor(
+    ringFd: number,
+    group: number,
+    count: number,
+    size: number,
+    ring: Deno.PointerObject,
+    memory: Deno.PointerObject,
+  ) {
+    this.#ringFd = ringFd;
+    this.group = group;
+    this.count = count;
+    this.size = size;
+    this.#ring = ring;
+    this.#ringBytes = count * BUF_BYTES;
+    this.#memory = memory;
+    this.#memoryBytes = count * size;
+    const entries = Deno.UnsafePointerView.getArrayBuffer(ring, this.#ringBytes);
+    this.#entries = new DataView(entries);
+    this.#tail16 = new Uint16Array(entries);
+    this.#base = Number(Deno.UnsafePointer.value(memory));
+    const all = Deno.UnsafePointerView.getArrayBuffer(memory, this.#memoryBytes);
+    for (let i = 0; i < count; i++) this.#views.push(new Uint8Array(all, i * size, size));
+  }
+
+  /**
+   * Maps and registers a ring of `count` (a power of two up to 32768) buffers of `size` bytes as
+   * group `group` of `ring`, every buffer given to the kernel. Throws {@linkcode RingUnavailable}
+   * when the kernel refuses (before 5.19: EINVAL).
+   */
+  static open(ring: Ring, group: number, count: number, size: number): BufferRing {
+    const entries = sysMmapAnonymous(count * BUF_BYTES);
+    if (typeof entries === "number") {
+      throw new RingUnavailable(`mmap of a buffer ring: errno ${-entries}`, -entries);
+    }
+    const memory = sysMmapAnonymous(count * size);
+    if (typeof memory === "number") {
+      sysMunmap(entries, count * BUF_BYTES);
+      throw new RingUnavailable(`mmap of ring buffers: errno ${-memory}`, -memory);
+    }
+    const reg = new Uint8Array(BUF_REG_SIZE);
+    const view = new DataView(reg.buffer);
+    view.setBigUint64(0, BigInt(Deno.UnsafePointer.value(entries)), true);
+    view.setUint32(8, count, true);
+    view.setUint16(12, group, true);
+    const r = sysIoUringRegister(ring.fd, IORING_REGISTER_PBUF_RING, reg, 1);
+    if (r < 0) {
+      sysMunmap(memory, count * size);
+      sysMunmap(entries, count * BUF_BYTES);
+      throw new RingUnavailable(`IORING_REGISTER_PBUF_RING: errno ${-r}`, -r);
+    }
+    const buffers = new BufferRing(ring.fd, group, count, size, entries, memory);
+    for (let i = 0; i < count; i++) buffers.give(i);
+    buffers.publish();
+    return buffers;
+  }
+
+  /** Buffer `id`'s memory (valid while it is lent to JS). */
+  view(id: number): Uint8Array<ArrayBuffer> {
+    return this.#views[id]!;
+  }
+
+  /** Hands buffer `id` back to the kernel (seen after {@linkcode BufferRing.publish}). */
+  give(id: number): void {
+    const at = (this.#tail & (this.count - 1)) * BUF_BYTES;
+    const e = this.#entries;
+    const address = this.#base + id * this.size; // below 2^53: exact as a number
+    e.setUint32(at, address % 0x100000000, true);
+    e.setUint32(at + 4, Math.floor(address / 0x100000000), true);
+    e.setUint32(at + 8, this.size, true);
+    e.setUint16(at + 12, id, true);
+    this.#tail = (this.#tail + 1) & 0xffff;
+  }
+
+  /** Publishes the buffers given since the last call (one release store of the tail). */
+  publish(): void {
+    Atomics.store(this.#tail16, BUF_TAIL_INDEX, this.#tail);
+  }
+
+  /** Unregisters the group and unmaps its memory. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const reg = new Uint8Array(BUF_REG_SIZE);
+    new DataView(reg.buffer).setUint16(12, this.group, true);
+    sysIoUringRegister(this.#ringFd, IORING_UNREGISTER_PBUF_RING, reg, 1);
+    sysMunmap(this.#memory, this.#memoryBytes);
+    sysMunmap(this.#ring, this.#ringBytes);
   }
 }

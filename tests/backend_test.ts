@@ -32,6 +32,7 @@ Deno.test("backend: the option picks the backend, and backendInfo() says who ask
     backend: "epoll",
     requested: "epoll",
     requestedBy: "option",
+    receives: false,
   });
   await using uring = new Reactor({ backend: "uring" });
   assert.equal(uring.backendInfo().requested, "uring");

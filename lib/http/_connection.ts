@@ -35,6 +35,8 @@ export const F_LINGER = 2;
 export const F_EOF = 4;
 /** 100 Continue sent for the current request. */
 export const F_CONTINUE_SENT = 8;
+/** The pending takeover reads the request's body: input kept meanwhile is its start. */
+export const F_BODY_TAKEOVER = 16;
 
 /** One accepted connection: deliberately small (no buffers or closures while idle). */
 export class Conn {

@@ -56,6 +56,7 @@ import { Acceptor } from "./_acceptor.ts";
 import { CR, DECIMAL, DIGIT_0, EMPTY, ENCODER, LF } from "./_bytes.ts";
 import {
   Conn,
+  F_BODY_TAKEOVER,
   F_CLOSE_AFTER,
   F_CONTINUE_SENT,
   F_EOF,
@@ -99,6 +100,8 @@ const DEFAULT_HOSTNAME = "127.0.0.1";
 const PARSER_POOL_SIZE = 64;
 /** Smallest buffer a connection keeps for the unparsed tail of a request. */
 const MIN_TAIL_BUFFER = 1024;
+/** Input kept while a connection is not reading, past which receiving pauses. */
+const PAUSE_RECEIVING_AT = READ_BUFFER_SIZE;
 /** The status code's offset in a serialized response (`HTTP/1.1 200 ...`). */
 const STATUS_AT = 9;
 const INTERNAL_SERVER_ERROR = 500;
@@ -348,6 +351,7 @@ export class Server implements HttpServer {
     try {
       c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady, {
         ref: this.#refd,
+        onData: this.#onConnData,
       });
     } catch (error) {
       sysClose(fd);
@@ -383,6 +387,58 @@ export class Server implements HttpServer {
       this.#close(c, true);
     }
   };
+
+  /**
+   * Data received by the reactor itself (io_uring: a multishot recv into provided buffers),
+   * in place of READABLE readiness and #read's recv. While the connection is not reading (a
+   * handler runs, output waits, a takeover starts), what arrives is kept as the tail, as the
+   * kernel would keep it; past {@linkcode PAUSE_RECEIVING_AT} receiving pauses.
+   */
+  #onConnData = (data: Uint8Array<ArrayBuffer>, n: number, registration: Registration): void => {
+    const c = this.#table.get(registration.fd);
+    if (c === undefined || c.registration !== registration) return;
+    try {
+      if (n <= 0) {
+        this.#receivedEnd(c, n);
+      } else if (c.state === S_LINGER) {
+        // Discarded until the client closes.
+      } else if (c.output !== null || c.state === S_HANDLER || c.takeover !== null) {
+        if (c.buffer === null) {
+          c.buffer = new Uint8Array(n < MIN_TAIL_BUFFER ? MIN_TAIL_BUFFER : n);
+          c.length = 0;
+        }
+        this.#appendTail(c, data, n);
+        if (c.length >= PAUSE_RECEIVING_AT) {
+          this.#setInterest(c, registration.interest & ~Interest.READABLE);
+        }
+      } else if (c.buffer === null) {
+        this.#serve(c, data, n);
+      } else {
+        this.#appendTail(c, data, n);
+        this.#serve(c, c.buffer!, c.length);
+      }
+    } catch (error) {
+      this.#report(error);
+      this.#close(c, true);
+    }
+  };
+
+  /** A receive ended: EOF (0) or an error (-errno). */
+  #receivedEnd(c: Conn, n: number): void {
+    if (n < 0 || c.state === S_LINGER) {
+      this.#close(c, n < 0);
+      return;
+    }
+    if (c.state === S_HANDLER && c.length === 0 && c.output === null) {
+      // As #whileHandling: the handler is told; the answer still goes out, then the close.
+      c.flags |= F_EOF | F_CLOSE_AFTER;
+      this.#tellGone(c);
+    } else if (c.output !== null || c.state === S_HANDLER || c.takeover !== null) {
+      c.flags |= F_EOF; // what came before is answered first, then the connection closes
+    } else {
+      this.#onEof(c);
+    }
+  }
 
   /**
    * Readiness while a handler runs. Errors and hang-ups (always reported): the client is gone.
@@ -613,6 +669,12 @@ export class Server implements HttpServer {
       this.#table.setDeadline(c, this.#table.after(this.#idleTimeoutMs));
       return;
     }
+    if ((c.flags & F_EOF) !== 0 && (left === 0 || incomplete)) {
+      // The client's EOF was received before these requests were served: all are answered (a
+      // partial one can never complete).
+      this.#close(c);
+      return;
+    }
     if (!incomplete) {
       if (left > 0) return; // requests held back (a flush stalled): resumed after the drain
       if (this.#draining) {
@@ -647,6 +709,7 @@ export class Server implements HttpServer {
     if (!parser.keepAlive || this.#draining) c.flags |= F_CLOSE_AFTER;
     const isHead = parser.method === "HEAD";
     c.takeoverInput = buf.slice(pos + parser.headLength, end);
+    c.flags |= F_BODY_TAKEOVER;
     let answer: CoreAnswer;
     try {
       answer = this.#hooks!.handle(parser, c, true, buf, pos);
@@ -679,10 +742,22 @@ export class Server implements HttpServer {
       this.#setInterest(c, Interest.WRITABLE);
       return;
     }
+    // What the reactor received and not yet handed over is kept first (io_uring).
+    c.registration?.drainReceived();
     const takeover = c.takeover!;
-    const input = c.takeoverInput;
+    let input = c.takeoverInput;
+    if ((c.flags & F_BODY_TAKEOVER) !== 0 && c.length > 0) {
+      // Received while the takeover was pending: more of the body it reads (other takeovers
+      // leave the input kept for the requests after them).
+      const joined = new Uint8Array(input.length + c.length);
+      joined.set(input);
+      joined.set(c.buffer!.subarray(0, c.length), input.length);
+      input = joined;
+      this.#dropTail(c);
+    }
     c.takeover = null;
     c.takeoverInput = EMPTY;
+    c.flags &= ~F_BODY_TAKEOVER;
     c.registration?.deregister();
     c.registration = null;
     c.state = S_TAKEN;
@@ -730,6 +805,7 @@ export class Server implements HttpServer {
     try {
       c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady, {
         ref: this.#refd,
+        onData: this.#onConnData,
       });
     } catch (error) {
       this.#report(error);
@@ -739,10 +815,12 @@ export class Server implements HttpServer {
     }
     c.state = S_IDLE;
     if (rest.length > 0) {
-      const buffer = new Uint8Array(Math.max(rest.length, MIN_TAIL_BUFFER));
-      buffer.set(rest);
-      c.buffer = buffer;
-      c.length = rest.length;
+      // After any input kept from before the takeover.
+      if (c.buffer === null) {
+        c.buffer = new Uint8Array(Math.max(rest.length, MIN_TAIL_BUFFER));
+        c.length = 0;
+      }
+      this.#appendTail(c, rest, rest.length);
     }
     this.#resume(c);
   }
@@ -898,7 +976,7 @@ export class Server implements HttpServer {
     this.#setInterest(c, Interest.READABLE);
     if (c.length > 0) {
       this.#serve(c, c.buffer!, c.length);
-    } else if (this.#draining) {
+    } else if (this.#draining || (c.flags & F_EOF) !== 0) {
       this.#close(c);
     } else {
       c.state = S_IDLE;

@@ -21,6 +21,12 @@ import {
 import { EpollEventArray } from "../../ffi/structs.ts";
 import { interestToEpoll, readinessFromEpoll } from "./interest.ts";
 
+/**
+ * The `eventReady` of a receive completion (not a {@linkcode Ready} flag): the data is
+ * `eventData(i)[0, eventResult(i))`, or an EOF (0) or an error (-errno).
+ */
+export const RECEIVED = 1 << 30;
+
 /** The backends a reactor can run on. */
 export type BackendName = "epoll" | "uring";
 
@@ -29,8 +35,18 @@ export interface Backend {
   readonly name: BackendName;
   /** Watched by the parking set: readable when events are ready. */
   readonly fd: number;
-  /** Starts watching `fd` (not registered yet) for `interest`; events carry `generation`. */
-  add(fd: number, interest: number, generation: number): void;
+  /**
+   * Whether READABLE interest can be served by receiving: the backend reads the data itself
+   * into buffers of its own and hands it out as {@linkcode RECEIVED} events.
+   */
+  readonly receives: boolean;
+  /** Receives that ran out of buffers and waited for the next turn. */
+  readonly receiveStalls: number;
+  /**
+   * Starts watching `fd` (not registered yet) for `interest`; events carry `generation`. With
+   * `receive` (only where {@linkcode Backend.receives}), READABLE interest is served by receiving.
+   */
+  add(fd: number, interest: number, generation: number, receive: boolean): void;
   /** Changes the interest of a watched fd. */
   modify(fd: number, interest: number, generation: number): void;
   /** Stops watching `fd`, before its owner closes it. */
@@ -41,16 +57,29 @@ export interface Backend {
   eventFd(i: number): number;
   /** Its generation (a stale event's does not match the registration's). */
   eventGeneration(i: number): number;
-  /** Its {@linkcode Ready} flags. */
+  /** Its {@linkcode Ready} flags, or {@linkcode RECEIVED}. */
   eventReady(i: number): number;
+  /** A receive event's byte count, 0 for EOF, or -errno. */
+  eventResult(i: number): number;
+  /** A receive event's data (valid until the next poll or flush). */
+  eventData(i: number): Uint8Array<ArrayBuffer>;
+  /**
+   * Stops receiving on `fd` now and hands every byte already received (not yet handed out) to
+   * `deliver`, in order, before returning: what follows stays in the socket.
+   */
+  drain(fd: number, deliver: (data: Uint8Array<ArrayBuffer>, n: number) => void): void;
   /** Hands the kernel what is queued (before the reactor parks). */
   flush(): void;
   close(): void;
 }
 
+const NO_DATA = new Uint8Array(0);
+
 /** epoll(7): one epoll fd, level-triggered unless asked; the data word is (fd, generation). */
 export class EpollBackend implements Backend {
   readonly name = "epoll";
+  readonly receives = false;
+  readonly receiveStalls = 0;
   readonly fd: number;
   #events: EpollEventArray;
   #ctlEvent = new EpollEventArray(1);
@@ -100,6 +129,16 @@ export class EpollBackend implements Backend {
   eventReady(i: number): number {
     return readinessFromEpoll(this.#events.events(i));
   }
+
+  eventResult(_i: number): number {
+    return 0;
+  }
+
+  eventData(_i: number): Uint8Array<ArrayBuffer> {
+    return NO_DATA;
+  }
+
+  drain(): void {}
 
   flush(): void {}
 

@@ -17,4 +17,9 @@ export {
 } from "./options.ts";
 export type { ParkingDesign } from "./parking.ts";
 export { Reactor } from "./reactor.ts";
-export { type ReadyCallback, type RegisterOptions, Registration } from "./registration.ts";
+export {
+  type DataCallback,
+  type ReadyCallback,
+  type RegisterOptions,
+  Registration,
+} from "./registration.ts";

@@ -37,6 +37,15 @@ export interface ReactorOptions {
    * 1024; completions get 8 times as many. A full queue is submitted, never dropped.
    */
   uringEntries?: number;
+  /**
+   * Receive buffers of the io_uring backend (a power of two, at most 32768; default 256): the
+   * data of receiving registrations lands in them and they come back to the kernel after each
+   * turn. When all are in use, receiving waits for the next turn (nothing is lost). Memory is
+   * taken only as buffers are used.
+   */
+  uringReceiveBuffers?: number;
+  /** The size of each receive buffer in bytes (1024 to 1 MiB; default 16384). */
+  uringReceiveBufferSize?: number;
   /** Events taken per poll (default 1024). */
   maxEvents?: number;
   /** Empty polls (one macrotask turn each) before parking (default 8). */
@@ -77,7 +86,12 @@ export interface ReactorOptions {
  * ```ts
  * import type { BackendInfo } from "./options.ts";
  *
- * const info: BackendInfo = { backend: "epoll", requested: "uring", requestedBy: "option" };
+ * const info: BackendInfo = {
+ *   backend: "epoll",
+ *   requested: "uring",
+ *   requestedBy: "option",
+ *   receives: false,
+ * };
  * ```
  */
 export interface BackendInfo {
@@ -89,6 +103,12 @@ export interface BackendInfo {
   requestedBy: "option" | "NETIO_BACKEND" | "default";
   /** Why the requested backend is not the one running. */
   fallbackReason?: string;
+  /**
+   * Whether READABLE interest can be served by receiving into the backend's own buffers
+   * (io_uring with provided-buffer rings and multishot recv: Linux 6.0 or later); see
+   * `RegisterOptions.onData`.
+   */
+  receives: boolean;
 }
 
 /** Counters of a reactor, from {@linkcode Reactor.stats}. */
@@ -99,8 +119,12 @@ export interface ReactorStats {
   registrations: number;
   /** Synchronous epoll_wait calls. */
   polls: number;
-  /** Events dispatched. */
+  /** Events dispatched (receive completions included). */
   events: number;
+  /** Receive completions handed to `onData` callbacks (io_uring). */
+  received: number;
+  /** Receives that found every receive buffer in use and waited for the next turn. */
+  receiveStalls: number;
   /** Times the reactor parked. */
   parks: number;
   /** Times a parked wait returned. */

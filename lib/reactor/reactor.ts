@@ -75,8 +75,16 @@ import {
 } from "../../ffi/libc.ts";
 import { EpollEventArray, Int64Cell } from "../../ffi/structs.ts";
 import { EEXIST } from "../../ffi/errno.ts";
-import { type Backend, type BackendName, EpollBackend } from "./backend.ts";
-import { DEFAULT_URING_ENTRIES, openUringBackend } from "./uring_backend.ts";
+import { type Backend, type BackendName, EpollBackend, RECEIVED } from "./backend.ts";
+import {
+  DEFAULT_URING_ENTRIES,
+  MAX_RECEIVE_BUFFER_SIZE,
+  MAX_RECEIVE_BUFFERS,
+  MIN_RECEIVE_BUFFER_SIZE,
+  openUringBackend,
+  RECEIVE_BUFFER_SIZE,
+  RECEIVE_BUFFERS,
+} from "./uring_backend.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
 import { interestToEpoll } from "./interest.ts";
@@ -161,6 +169,7 @@ export class Reactor {
     unparks: 0,
     wakes: 0,
     staleEvents: 0,
+    received: 0,
     cbErrors: 0,
     yields: 0,
     budgetCutoffs: 0,
@@ -221,13 +230,28 @@ export class Reactor {
       1,
       MAX_SLOTS,
     );
+    const receiveBuffers = checkInteger(
+      options.uringReceiveBuffers ?? RECEIVE_BUFFERS,
+      "uringReceiveBuffers",
+      1,
+      MAX_RECEIVE_BUFFERS,
+    );
+    if ((receiveBuffers & (receiveBuffers - 1)) !== 0) {
+      throw new RangeError(`uringReceiveBuffers must be a power of two, got ${receiveBuffers}`);
+    }
+    const receiveBufferSize = checkInteger(
+      options.uringReceiveBufferSize ?? RECEIVE_BUFFER_SIZE,
+      "uringReceiveBufferSize",
+      MIN_RECEIVE_BUFFER_SIZE,
+      MAX_RECEIVE_BUFFER_SIZE,
+    );
 
     // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
     const drivers = watchRuntime ? runtimeEpollFds() : [];
     let backend: Backend | undefined;
     let reason: string | undefined;
     if (requested.name === "uring") {
-      const opened = openUringBackend(uringEntries);
+      const opened = openUringBackend(uringEntries, receiveBuffers, receiveBufferSize);
       if (opened instanceof Error) {
         reason = `io_uring unavailable, using epoll: ${opened.message}`;
       } else {
@@ -241,6 +265,7 @@ export class Reactor {
       requested: requested.name,
       requestedBy: requested.by,
       ...(reason !== undefined ? { fallbackReason: reason } : {}),
+      receives: backend.receives,
     };
     let outer = -1, wake = -1;
     try {
@@ -310,11 +335,24 @@ export class Reactor {
     if (this.#regs[fd]) {
       throw fail(-EEXIST, "epoll_ctl");
     }
+    const onData = options.onData;
+    if (onData !== undefined && typeof onData !== "function") {
+      throw new TypeError("onData must be a function");
+    }
+    const receive = onData !== undefined && this.#backend.receives;
     const gen = this.#generation = (this.#generation + 1) % GEN_LIMIT;
-    this.#backend.add(fd, interest, gen);
+    this.#backend.add(fd, interest, gen, receive);
     // A parked reactor waits in the kernel: what the backend queued must reach it now.
     if (this.#state === "parked") this.#backend.flush();
-    const reg = new Registration(this, fd, gen, interest, onReady, options.ref ?? true);
+    const reg = new Registration(
+      this,
+      fd,
+      gen,
+      interest,
+      onReady,
+      options.ref ?? true,
+      receive ? onData! : null,
+    );
     this.#regs[fd] = reg;
     this.#count++;
     if (reg.refd) this.#addRef(1);
@@ -331,6 +369,13 @@ export class Reactor {
     this.#backend.modify(registration.fd, interest, registration.generation);
     if (this.#state === "parked") this.#backend.flush();
     registration.interest = interest;
+  }
+
+  /** @internal Stops receiving on a registration and hands over what was received. */
+  drainReceived(registration: Registration): void {
+    const onData = registration.onData;
+    if (this.#closed || onData === null || this.#regs[registration.fd] !== registration) return;
+    this.#backend.drain(registration.fd, (data, n) => onData(data, n, registration));
   }
 
   /** @internal Whether `fd` is registered with this reactor. */
@@ -447,6 +492,7 @@ export class Reactor {
     this.#stats.events += n;
     for (let i = 0; i < n; i++) {
       const fd = backend.eventFd(i);
+      if (fd < 0) continue; // already handed over by a drain
       const gen = backend.eventGeneration(i);
       const reg = regs[fd];
       if (reg === undefined || reg.generation !== gen || !reg.active) {
@@ -454,7 +500,13 @@ export class Reactor {
         continue;
       }
       try {
-        reg.callback(backend.eventReady(i), reg);
+        const ready = backend.eventReady(i);
+        if (ready === RECEIVED) {
+          this.#stats.received++;
+          reg.onData!(backend.eventData(i), backend.eventResult(i), reg);
+        } else {
+          reg.callback(ready, reg);
+        }
       } catch (error) {
         this.#stats.cbErrors++;
         try {
@@ -575,6 +627,8 @@ export class Reactor {
       unparks: s.unparks,
       wakes: s.wakes,
       staleEvents: s.staleEvents,
+      received: s.received,
+      receiveStalls: this.#backend.receiveStalls,
       callbackErrors: s.cbErrors,
       pendingWaits: this.#waits.pending,
       yields: s.yields,

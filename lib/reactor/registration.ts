@@ -15,10 +15,35 @@ export interface RegistrationOwner {
   deregister(registration: Registration): void;
   /** Whether the registration keeps the process alive. */
   setRef(registration: Registration, on: boolean): void;
+  /** Stops receiving and hands over what was received. */
+  drainReceived(registration: Registration): void;
 }
 
 /** A readiness callback: `ready` is a set of {@linkcode Ready} flags. */
 export type ReadyCallback = (ready: number, registration: Registration) => void;
+
+/**
+ * Data received for a registration made with {@linkcode RegisterOptions.onData}: `data[0, n)`
+ * when `n > 0` (valid only during the call), the end of the stream when `n` is 0, or `-errno`.
+ * After 0 or an error nothing more is received.
+ *
+ * @example
+ * ```ts
+ * import type { DataCallback } from "./registration.ts";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const onData: DataCallback = (data, n) => {
+ *   if (n > 0) chunks.push(data.slice(0, n)); // copy: the view is the reactor's buffer
+ * };
+ * onData(new Uint8Array([104, 105]), 2, null as never);
+ * console.log(chunks.length); // 1
+ * ```
+ */
+export type DataCallback = (
+  data: Uint8Array<ArrayBuffer>,
+  n: number,
+  registration: Registration,
+) => void;
 
 /** Options of {@linkcode Reactor.register}. */
 export interface RegisterOptions {
@@ -27,6 +52,13 @@ export interface RegisterOptions {
    * Sockets register unref'd and keep the process alive only while a read or write waits.
    */
   ref?: boolean;
+  /**
+   * Receive instead of polling, where the backend can (io_uring): while the interest includes
+   * READABLE, the reactor reads the socket itself and calls `onData` with what arrived, and
+   * READABLE readiness is not reported. {@linkcode Registration.receiving} says whether this
+   * applies; on epoll it does not, and the owner reads on readiness as usual.
+   */
+  onData?: DataCallback;
 }
 
 /**
@@ -53,6 +85,8 @@ export class Registration {
   refd: boolean;
   /** @internal */
   active = true;
+  /** @internal Where received data goes (receiving registrations only). */
+  onData: DataCallback | null;
 
   /** @internal */
   constructor(
@@ -62,6 +96,7 @@ export class Registration {
     interest: number,
     callback: ReadyCallback,
     refd: boolean,
+    onData: DataCallback | null = null,
   ) {
     this.#owner = owner;
     this.fd = fd;
@@ -69,6 +104,24 @@ export class Registration {
     this.interest = interest;
     this.callback = callback;
     this.refd = refd;
+    this.onData = onData;
+  }
+
+  /**
+   * Whether READABLE is served by receiving: data comes to the `onData` callback given to
+   * `register`, not as readiness.
+   */
+  get receiving(): boolean {
+    return this.onData !== null;
+  }
+
+  /**
+   * Stops receiving and, before returning, hands every byte already received to `onData`:
+   * what follows stays in the socket, for whoever reads it next. Call it before handing the fd
+   * to another reader. Nothing happens on a registration that does not receive.
+   */
+  drainReceived(): void {
+    if (this.onData !== null) this.#owner.drainReceived(this);
   }
 
   /** True until deregistered. */

@@ -14,21 +14,35 @@
  * reaches the new owner. `remove()` submits its POLL_REMOVE at once: a pending poll holds a
  * reference to the file, which must not outlive the owner's close().
  *
+ * **Receiving** (`add(..., receive = true)`): READABLE interest is served by a multishot RECV
+ * into a provided-buffer ring instead of a poll, so the data of a request arrives in shared
+ * memory with its completion: no recv(2), no re-arm (measured in a bare JS loop, 2026-12-01:
+ * keep-alive hello 7.5-7.9 us of CPU per request against 10.9-12.0 for epoll plus recv). Buffers
+ * are lent to JS from a completion until the next poll or flush, then given back to the kernel;
+ * an idle connection holds none. A recv that ends without an error or EOF (no free buffer: it is
+ * re-armed after the buffers come back; a cancel) is re-armed while READABLE is wanted. Dropping
+ * READABLE cancels it; data received before the cancel is still handed out.
+ *
  * @module
  */
 
 import { EPOLLET, EPOLLONESHOT, S_IFDIR, S_IFMT, S_IFREG } from "../../ffi/constants.ts";
-import { EBADF, ECANCELED, EPERM, ErrnoError } from "../../ffi/errno.ts";
+import { EBADF, ECANCELED, ENOBUFS, EPERM, ErrnoError } from "../../ffi/errno.ts";
 import { sysFstat } from "../../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
 import {
+  BufferRing,
+  IORING_CQE_BUFFER_SHIFT,
+  IORING_CQE_F_BUFFER,
   IORING_CQE_F_MORE,
+  IORING_OP_ASYNC_CANCEL,
   IORING_OP_POLL_ADD,
   IORING_OP_POLL_REMOVE,
+  IORING_OP_RECV,
   Ring,
   RingUnavailable,
 } from "../../ffi/uring.ts";
-import type { Backend } from "./backend.ts";
+import { type Backend, RECEIVED } from "./backend.ts";
 import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
 
 /** Submission slots by default; completions get 8 times as many. */
@@ -38,8 +52,23 @@ const CQ_PER_SQ = 8;
 const EALREADY = 114;
 /** Tries of one removal (each after the poll's own completion has run). */
 const REMOVE_TRIES = 64;
-/** Tokens are non-zero 31-bit numbers. */
-const TOKEN_LIMIT = 0x7fffffff;
+/** Tokens are non-zero 30-bit numbers; bit 30 of a tag marks a receive. */
+const TOKEN_LIMIT = 0x3fffffff;
+const RECV_TAG = 0x40000000;
+/** A completion already handed out by drain(): skipped by poll(). */
+const TAKEN_TAG = 0;
+/** Receive buffers: the provided-buffer group, how many, and how large. */
+const BUFFER_GROUP = 1;
+export const RECEIVE_BUFFERS = 256;
+export const RECEIVE_BUFFER_SIZE = 16384;
+/** Bounds of the receive buffers (a buffer ring holds at most 32768 entries). */
+export const MAX_RECEIVE_BUFFERS = 32768;
+export const MIN_RECEIVE_BUFFER_SIZE = 1024;
+export const MAX_RECEIVE_BUFFER_SIZE = 1024 * 1024;
+/** Per-fd receive state. */
+const R_MODE = 1; // READABLE is served by receiving
+const R_ENDED = 2; // EOF or an error was handed out: never re-armed
+const NO_DATA = new Uint8Array(0);
 
 /** Per-fd state, in arrays indexed by fd. */
 const ARMED = 1;
@@ -52,6 +81,8 @@ const statBuf = new Uint8Array(STAT_SIZE);
  */
 export function openUringBackend(
   entries = DEFAULT_URING_ENTRIES,
+  receiveBuffers = RECEIVE_BUFFERS,
+  receiveBufferSize = RECEIVE_BUFFER_SIZE,
 ): UringBackend | RingUnavailable {
   let ring: Ring;
   try {
@@ -60,17 +91,34 @@ export function openUringBackend(
     if (error instanceof RingUnavailable) return error;
     throw error;
   }
+  let receive = false;
   try {
-    const [poll, remove] = ring.supports([IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE]);
+    const [poll, remove, recv, cancel] = ring.supports([
+      IORING_OP_POLL_ADD,
+      IORING_OP_POLL_REMOVE,
+      IORING_OP_RECV,
+      IORING_OP_ASYNC_CANCEL,
+    ]);
     if (!poll || !remove) {
       ring.close();
       return new RingUnavailable("io_uring has no POLL_ADD/POLL_REMOVE here", 0);
     }
+    receive = recv! && cancel!;
   } catch (error) {
     ring.close();
     return new RingUnavailable(`IORING_REGISTER_PROBE failed: ${String(error)}`, 0);
   }
-  return new UringBackend(ring);
+  // Receiving needs a provided-buffer ring (Linux 5.19) and multishot recv (6.0); without them
+  // every READABLE interest is a poll.
+  let buffers: BufferRing | null = null;
+  if (receive) {
+    try {
+      buffers = BufferRing.open(ring, BUFFER_GROUP, receiveBuffers, receiveBufferSize);
+    } catch (error) {
+      if (!(error instanceof RingUnavailable)) throw error;
+    }
+  }
+  return new UringBackend(ring, buffers);
 }
 
 /** Readiness on io_uring poll requests. */
@@ -78,6 +126,20 @@ export class UringBackend implements Backend {
   readonly name = "uring";
   readonly fd: number;
   readonly ring: Ring;
+  readonly receives: boolean;
+  receiveStalls = 0;
+  #buffers: BufferRing | null;
+  // Receiving, per fd: the tag's token (for the registration's life), R_* state, recvs in flight.
+  #recvTokens = new Int32Array(1024);
+  #recvState = new Uint8Array(1024);
+  #recvInflight = new Uint8Array(1024);
+  // Receives to arm again at the next poll (after buffers came back): fds and tokens.
+  #recvRearmFds = new Int32Array(1024);
+  #recvRearmTokens = new Int32Array(1024);
+  #recvRearmCount = 0;
+  // Buffers lent to JS by the last poll, given back at the next poll or flush.
+  #lent: Int32Array;
+  #lentCount = 0;
   #tokens = new Int32Array(1024);
   #generations = new Uint32Array(1024);
   #interests = new Uint8Array(1024);
@@ -94,10 +156,18 @@ export class UringBackend implements Backend {
   #outFd = new Int32Array(1024);
   #outGen = new Uint32Array(1024);
   #outReady = new Int32Array(1024);
+  #outResult = new Int32Array(1024);
+  #outBuffer = new Int32Array(1024);
+  #outCount = 0;
+  /** The event being dispatched (the last asked for by eventFd). */
+  #cursor = 0;
 
-  constructor(ring: Ring) {
+  constructor(ring: Ring, buffers: BufferRing | null = null) {
     this.ring = ring;
     this.fd = ring.fd;
+    this.#buffers = buffers;
+    this.receives = buffers !== null;
+    this.#lent = new Int32Array(buffers?.count ?? 0);
   }
 
   #grow(fd: number): void {
@@ -115,6 +185,15 @@ export class UringBackend implements Backend {
     const state = new Uint8Array(size);
     state.set(this.#state);
     this.#state = state;
+    const recvTokens = new Int32Array(size);
+    recvTokens.set(this.#recvTokens);
+    this.#recvTokens = recvTokens;
+    const recvState = new Uint8Array(size);
+    recvState.set(this.#recvState);
+    this.#recvState = recvState;
+    const inflight = new Uint8Array(size);
+    inflight.set(this.#recvInflight);
+    this.#recvInflight = inflight;
   }
 
   #token(): number {
@@ -129,7 +208,9 @@ export class UringBackend implements Backend {
   }
 
   #arm(fd: number): void {
-    const interest = this.#interests[fd]!;
+    let interest = this.#interests[fd]!;
+    // Receiving serves READABLE: the poll (if any) watches the rest.
+    if ((this.#recvState[fd]! & R_MODE) !== 0) interest &= ~Interest.READABLE;
     if (
       (interest & (Interest.READABLE | Interest.WRITABLE | Interest.RDHUP | Interest.PRIORITY)) ===
         0
@@ -145,7 +226,7 @@ export class UringBackend implements Backend {
     this.#state[fd] = edge ? ARMED | MULTISHOT : ARMED;
   }
 
-  add(fd: number, interest: number, generation: number): void {
+  add(fd: number, interest: number, generation: number, receive = false): void {
     interestToEpoll(interest); // validates
     // epoll refuses regular files and directories (EPERM) and closed fds (EBADF); a poll on the
     // ring would not, so the same answers are given here.
@@ -157,7 +238,16 @@ export class UringBackend implements Backend {
     this.#tokens[fd] = this.#token();
     this.#generations[fd] = generation;
     this.#interests[fd] = interest;
+    this.#recvInflight[fd] = 0;
+    if (receive && this.receives) {
+      this.#recvTokens[fd] = this.#token();
+      this.#recvState[fd] = R_MODE;
+    } else {
+      this.#recvTokens[fd] = 0;
+      this.#recvState[fd] = 0;
+    }
     this.#arm(fd);
+    this.#syncReceive(fd);
   }
 
   modify(fd: number, interest: number, generation: number): void {
@@ -170,6 +260,7 @@ export class UringBackend implements Backend {
     this.#generations[fd] = generation;
     this.#interests[fd] = interest;
     this.#arm(fd);
+    this.#syncReceive(fd);
   }
 
   remove(fd: number): void {
@@ -179,6 +270,15 @@ export class UringBackend implements Backend {
     this.#tokens[fd] = 0;
     this.#state[fd] = 0;
     this.#interests[fd] = 0;
+    const recvToken = this.#recvTokens[fd]!;
+    const inflight = this.#recvInflight[fd]!;
+    // Completions of the receive still in the ring no longer match anyone (their buffers are
+    // given back by poll()).
+    this.#recvTokens[fd] = 0;
+    this.#recvState[fd] = 0;
+    this.#recvInflight[fd] = 0;
+    // The recv holds the socket open: cancelled now, so the owner's close() really closes it.
+    if (inflight > 0) this.#cancelNow(fd, recvToken);
     if ((state & ARMED) === 0) return;
     if ((state & MULTISHOT) !== 0) {
       this.#removeNow(fd, token);
@@ -207,6 +307,75 @@ export class UringBackend implements Backend {
     }
   }
 
+  /** Cancels the receive (fd, token) for good (see #removeNow). */
+  #cancelNow(fd: number, token: number): void {
+    const tag = RECV_TAG | token;
+    for (let tries = 0; tries < REMOVE_TRIES; tries++) {
+      this.#room(1);
+      this.ring.prepCancel(fd, tag, fd, -tag);
+      const from = this.ring.completionTail();
+      this.ring.submit();
+      if (this.#removeAnswer(fd, tag, from) !== -EALREADY) return;
+    }
+  }
+
+  /** Whether `fd` wants a receive armed now. */
+  #wantsReceive(fd: number): boolean {
+    return this.#recvState[fd] === R_MODE && (this.#interests[fd]! & Interest.READABLE) !== 0;
+  }
+
+  /** Arms or cancels the receive of `fd` to match its interest. */
+  #syncReceive(fd: number): void {
+    if ((this.#recvState[fd]! & R_MODE) === 0) return;
+    const inflight = this.#recvInflight[fd]!;
+    if (this.#wantsReceive(fd)) {
+      // One in flight (maybe being cancelled): its last completion arms the next.
+      if (inflight === 0) this.#armReceive(fd);
+    } else if (inflight > 0) {
+      this.#cancelNow(fd, this.#recvTokens[fd]!);
+    }
+  }
+
+  #armReceive(fd: number): void {
+    this.#room(1);
+    this.ring.prepRecvMultishot(fd, BUFFER_GROUP, fd, RECV_TAG | this.#recvTokens[fd]!);
+    this.#recvInflight[fd] = this.#recvInflight[fd]! + 1;
+  }
+
+  drain(fd: number, deliver: (data: Uint8Array<ArrayBuffer>, n: number) => void): void {
+    if (fd >= this.#tokens.length || (this.#recvState[fd]! & R_MODE) === 0) return;
+    const token = this.#recvTokens[fd]!;
+    if (this.#recvInflight[fd]! > 0) this.#cancelNow(fd, token);
+    this.#recvInflight[fd] = 0;
+    this.#recvState[fd] = R_MODE | R_ENDED;
+    const ring = this.ring;
+    const buffers = this.#buffers!;
+    // First what the last poll took for this fd and the reactor has not dispatched yet.
+    for (let i = this.#cursor + 1; i < this.#outCount; i++) {
+      if (this.#outFd[i] !== fd || this.#outReady[i] !== RECEIVED) continue;
+      this.#outFd[i] = -1; // the reactor skips it
+      const res = this.#outResult[i]!;
+      if (res > 0) deliver(buffers.view(this.#outBuffer[i]!), res);
+    }
+    const tag = RECV_TAG | token;
+    const count = ring.ready();
+    for (let i = 0; i < count; i++) {
+      const at = ring.cqe(i);
+      if (ring.tagLo(at) !== fd || ring.tagHi(at) !== tag) continue;
+      const res = ring.result(at);
+      const flags = ring.flags(at);
+      ring.retag(at, TAKEN_TAG, 0);
+      if ((flags & IORING_CQE_F_BUFFER) === 0) continue;
+      const id = flags >>> IORING_CQE_BUFFER_SHIFT;
+      try {
+        if (res > 0) deliver(buffers.view(id), res);
+      } finally {
+        buffers.give(id);
+        buffers.publish();
+      }
+    }
+  }
+
   /** The result of the removal of (fd, token) among completions from `from`, if there. */
   #removeAnswer(fd: number, token: number, from: number): number | undefined {
     const ring = this.ring;
@@ -224,7 +393,32 @@ export class UringBackend implements Backend {
     this.ring.prepPollRemove(fd, token, fd, -token);
   }
 
+  /** Gives back the buffers lent by the last poll and arms the receives that ended. */
+  #recycle(): void {
+    const lent = this.#lentCount;
+    if (lent > 0) {
+      this.#lentCount = 0;
+      const buffers = this.#buffers!;
+      for (let i = 0; i < lent; i++) buffers.give(this.#lent[i]!);
+      buffers.publish();
+    }
+    const rearms = this.#recvRearmCount;
+    if (rearms > 0) {
+      this.#recvRearmCount = 0;
+      for (let i = 0; i < rearms; i++) {
+        const fd = this.#recvRearmFds[i]!;
+        if (
+          this.#recvTokens[fd] === this.#recvRearmTokens[i] && this.#recvInflight[fd] === 0 &&
+          this.#wantsReceive(fd)
+        ) {
+          this.#armReceive(fd);
+        }
+      }
+    }
+  }
+
   #rearmPending(): void {
+    this.#recycle();
     const count = this.#rearmCount;
     this.#rearmCount = 0;
     for (let i = 0; i < count; i++) {
@@ -239,6 +433,7 @@ export class UringBackend implements Backend {
     this.#rearmPending();
     ring.submit();
     let available = ring.ready();
+    this.#outCount = 0;
     if (available === 0) return 0;
     if (available > this.#outFd.length) available = this.#outFd.length;
     let n = 0;
@@ -248,7 +443,11 @@ export class UringBackend implements Backend {
       const fd = ring.tagLo(at);
       const token = ring.tagHi(at);
       const res = ring.result(at);
-      if (token < 0) continue; // a POLL_REMOVE's own completion (answered in #removeNow)
+      if (token < 0 || token === TAKEN_TAG) continue; // a removal's answer, or drained
+      if ((token & RECV_TAG) !== 0) {
+        if (this.#received(fd, token & TOKEN_LIMIT, res, ring.flags(at), n)) n++;
+        continue;
+      }
       if (fd < 0 || fd >= this.#tokens.length || this.#tokens[fd] !== token) {
         // A poll removed or replaced meanwhile (-ECANCELED, or a last event): not for anyone.
         continue;
@@ -269,10 +468,47 @@ export class UringBackend implements Backend {
       }
     }
     ring.advance(used);
+    this.#outCount = n;
+    this.#cursor = 0;
     return n;
   }
 
+  /**
+   * One receive completion: hands out its data, EOF or error as event `n` (true), or takes
+   * care of its end (a stale one's buffer comes back; an ended recv is armed again).
+   */
+  #received(fd: number, token: number, res: number, flags: number, n: number): boolean {
+    let id = -1;
+    if ((flags & IORING_CQE_F_BUFFER) !== 0) {
+      id = flags >>> IORING_CQE_BUFFER_SHIFT;
+      this.#lent[this.#lentCount++] = id; // given back at the next poll or flush
+    }
+    if (fd < 0 || fd >= this.#recvTokens.length || this.#recvTokens[fd] !== token) return false;
+    const more = (flags & IORING_CQE_F_MORE) !== 0;
+    if (!more) {
+      this.#recvInflight[fd] = this.#recvInflight[fd]! - 1;
+      // Ended without EOF or an error (no buffer, a cancel, an overflow): armed again if wanted.
+      if (res !== 0 && (res > 0 || res === -ENOBUFS || res === -ECANCELED)) {
+        this.#recvRearmFds[this.#recvRearmCount] = fd;
+        this.#recvRearmTokens[this.#recvRearmCount++] = token;
+      }
+    }
+    if (res === -ENOBUFS) {
+      this.receiveStalls++;
+      return false;
+    }
+    if (res === -ECANCELED) return false;
+    if (res <= 0) this.#recvState[fd] = this.#recvState[fd]! | R_ENDED;
+    this.#outFd[n] = fd;
+    this.#outGen[n] = this.#generations[fd]!;
+    this.#outReady[n] = RECEIVED;
+    this.#outResult[n] = res;
+    this.#outBuffer[n] = id;
+    return true;
+  }
+
   eventFd(i: number): number {
+    this.#cursor = i;
     return this.#outFd[i]!;
   }
 
@@ -284,12 +520,22 @@ export class UringBackend implements Backend {
     return this.#outReady[i]!;
   }
 
+  eventResult(i: number): number {
+    return this.#outResult[i]!;
+  }
+
+  eventData(i: number): Uint8Array<ArrayBuffer> {
+    const id = this.#outBuffer[i]!;
+    return id < 0 ? NO_DATA : this.#buffers!.view(id);
+  }
+
   flush(): void {
     this.#rearmPending();
     this.ring.submit();
   }
 
   close(): void {
+    this.#buffers?.close();
     this.ring.close();
   }
 }
