@@ -480,6 +480,7 @@ export class BufferRing {
   /** One view per buffer, made once. */
   #views: Uint8Array<ArrayBuffer>[] = [];
   #ringFd: number;
+  #unregistered = false;
   #closed = false;
 
   private constructor(
@@ -560,13 +561,22 @@ export class BufferRing {
     Atomics.store(this.#tail16, BUF_TAIL_INDEX, this.#tail);
   }
 
-  /** Unregisters the group and unmaps its memory. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  /**
+   * Takes the group back from the kernel: no receive can pick a buffer after this. Call before
+   * the ring closes, and {@linkcode BufferRing.unmap} after.
+   */
+  unregister(): void {
+    if (this.#unregistered) return;
+    this.#unregistered = true;
     const reg = new Uint8Array(BUF_REG_SIZE);
     new DataView(reg.buffer).setUint16(12, this.group, true);
     sysIoUringRegister(this.#ringFd, IORING_UNREGISTER_PBUF_RING, reg, 1);
+  }
+
+  /** Unmaps the memory (once the group is unregistered and the ring closed). */
+  unmap(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     sysMunmap(this.#memory, this.#memoryBytes);
     sysMunmap(this.#ring, this.#ringBytes);
   }

@@ -535,7 +535,9 @@ export class UringBackend implements Backend {
   }
 
   close(): void {
-    this.#buffers?.close();
+    // No receive picks a buffer once the group is unregistered; the memory goes after the ring.
+    this.#buffers?.unregister();
     this.ring.close();
+    this.#buffers?.unmap();
   }
 }
