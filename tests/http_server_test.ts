@@ -554,7 +554,7 @@ Deno.test("an idle keep-alive connection is closed after the idle timeout", asyn
 });
 
 Deno.test("header timeout: a slow head gets 408 and a close; a silent connection just closes", async () => {
-  await using server = start({ headerTimeoutMs: 50 });
+  await using server = start({ headerTimeoutMs: 400 });
   const slow = await Client.connect(server);
   const silent = await Client.connect(server);
   try {
