@@ -149,6 +149,8 @@ const CQ_OFF_CQES = 20;
 /** SQE and CQE sizes (no SQE128/CQE32). */
 const SQE_BYTES = 64;
 const SQE_WORDS = SQE_BYTES / 4;
+/** Refills of the ring from the backlog per submit (each one io_uring_enter). */
+const BACKLOG_ROUNDS = 8;
 const CQE_WORDS = 4;
 const WORD = 4;
 /** struct io_uring_probe: 16-byte header, then 8 bytes per op. */
@@ -193,6 +195,10 @@ export class Ring {
   #cqes: number;
   /** Our tail: entries prepared but not yet published to the kernel. */
   #tail = 0;
+  #scratch = new Int32Array(SQE_WORDS);
+  /** SQEs waiting for room in the ring (16 words each), in order. */
+  #backlog = new Int32Array(SQE_WORDS * 16);
+  #backlogCount = 0;
   #submitted = 0;
   #closed = false;
 
@@ -298,7 +304,7 @@ export class Ring {
 
   /** Entries prepared and not yet submitted. */
   get pending(): number {
-    return this.#tail - this.#submitted;
+    return this.#tail - this.#submitted + this.#backlogCount;
   }
 
   /** Free submission slots. */
@@ -306,12 +312,52 @@ export class Ring {
     return this.sqEntries - (this.#tail - Atomics.load(this.#ring, this.#sqHead));
   }
 
-  /** The next SQE, zeroed: its index in `#sqes` (words). Call only when `free > 0`. */
-  #next(): number {
+  /** The SQE being prepared (zeroed), copied to the ring by #push. */
+  #begin(): Int32Array {
+    const scratch = this.#scratch;
+    scratch.fill(0);
+    return scratch;
+  }
+
+  /**
+   * Queues the prepared SQE: into the ring, or, while the ring is full and the kernel takes no
+   * more (a submit refused with EBUSY/EAGAIN), into a JS backlog that the next submits move to
+   * the ring in order. Nothing is dropped or overwritten.
+   */
+  #push(): void {
+    if (this.#backlogCount === 0 && this.free === 0) this.#enter(0);
+    if (this.#backlogCount === 0 && this.free > 0) {
+      this.#place(this.#scratch, 0);
+      return;
+    }
+    let backlog = this.#backlog;
+    if ((this.#backlogCount + 1) * SQE_WORDS > backlog.length) {
+      const grown = new Int32Array(backlog.length * 2);
+      grown.set(backlog);
+      this.#backlog = backlog = grown;
+    }
+    backlog.set(this.#scratch, this.#backlogCount * SQE_WORDS);
+    this.#backlogCount++;
+  }
+
+  /** Copies an SQE (16 words of `from` at `offset`) to the ring's next slot. */
+  #place(from: Int32Array, offset: number): void {
     const at = (this.#tail & this.#sqMask) * SQE_WORDS;
-    this.#sqes.fill(0, at, at + SQE_WORDS);
+    this.#sqes.set(from.subarray(offset, offset + SQE_WORDS), at);
     this.#tail = (this.#tail + 1) | 0;
-    return at;
+  }
+
+  /** Moves what the backlog holds to the ring, as far as there is room. */
+  #moveBacklog(): void {
+    const count = this.#backlogCount;
+    let moved = 0;
+    for (let free = this.free; moved < count && free > 0; free--) {
+      this.#place(this.#backlog, moved * SQE_WORDS);
+      moved++;
+    }
+    if (moved === 0) return;
+    this.#backlog.copyWithin(0, moved * SQE_WORDS, count * SQE_WORDS);
+    this.#backlogCount = count - moved;
   }
 
   /**
@@ -319,14 +365,14 @@ export class Ring {
    * (`tagLo`, `tagHi`): the two 32-bit halves of user_data.
    */
   prepPoll(fd: number, events: number, multishot: boolean, tagLo: number, tagHi: number): void {
-    const s = this.#sqes;
-    const at = this.#next();
-    s[at] = IORING_OP_POLL_ADD;
-    s[at + 1] = fd;
-    s[at + 6] = multishot ? IORING_POLL_ADD_MULTI : 0;
-    s[at + 7] = events;
-    s[at + 8] = tagLo;
-    s[at + 9] = tagHi;
+    const s = this.#begin();
+    s[0] = IORING_OP_POLL_ADD;
+    s[1] = fd;
+    s[6] = multishot ? IORING_POLL_ADD_MULTI : 0;
+    s[7] = events;
+    s[8] = tagLo;
+    s[9] = tagHi;
+    this.#push();
   }
 
   /**
@@ -334,14 +380,14 @@ export class Ring {
    * (`tagLo`, `tagHi`).
    */
   prepPollRemove(targetLo: number, targetHi: number, tagLo: number, tagHi: number): void {
-    const s = this.#sqes;
-    const at = this.#next();
-    s[at] = IORING_OP_POLL_REMOVE;
-    s[at + 1] = -1;
-    s[at + 4] = targetLo;
-    s[at + 5] = targetHi;
-    s[at + 8] = tagLo;
-    s[at + 9] = tagHi;
+    const s = this.#begin();
+    s[0] = IORING_OP_POLL_REMOVE;
+    s[1] = -1;
+    s[4] = targetLo;
+    s[5] = targetHi;
+    s[8] = tagLo;
+    s[9] = tagHi;
+    this.#push();
   }
 
   /**
@@ -350,13 +396,13 @@ export class Ring {
    * (-ENOBUFS). Each completion with data names its buffer in its flags.
    */
   prepRecvMultishot(fd: number, group: number, tagLo: number, tagHi: number): void {
-    const s = this.#sqes;
-    const at = this.#next();
-    s[at] = IORING_OP_RECV | (IOSQE_BUFFER_SELECT << 8) | (IORING_RECV_MULTISHOT << 16);
-    s[at + 1] = fd;
-    s[at + 8] = tagLo;
-    s[at + 9] = tagHi;
-    s[at + 10] = group;
+    const s = this.#begin();
+    s[0] = IORING_OP_RECV | (IOSQE_BUFFER_SELECT << 8) | (IORING_RECV_MULTISHOT << 16);
+    s[1] = fd;
+    s[8] = tagLo;
+    s[9] = tagHi;
+    s[10] = group;
+    this.#push();
   }
 
   /**
@@ -364,24 +410,24 @@ export class Ring {
    * tagged (`tagLo`, `tagHi`) and answers how many were cancelled (or -ENOENT, -EALREADY).
    */
   prepCancel(targetLo: number, targetHi: number, tagLo: number, tagHi: number): void {
-    const s = this.#sqes;
-    const at = this.#next();
-    s[at] = IORING_OP_ASYNC_CANCEL;
-    s[at + 1] = -1;
-    s[at + 4] = targetLo;
-    s[at + 5] = targetHi;
-    s[at + 7] = IORING_ASYNC_CANCEL_ALL;
-    s[at + 8] = tagLo;
-    s[at + 9] = tagHi;
+    const s = this.#begin();
+    s[0] = IORING_OP_ASYNC_CANCEL;
+    s[1] = -1;
+    s[4] = targetLo;
+    s[5] = targetHi;
+    s[7] = IORING_ASYNC_CANCEL_ALL;
+    s[8] = tagLo;
+    s[9] = tagHi;
+    this.#push();
   }
 
   /** A NOP tagged (`tagLo`, `tagHi`). */
   prepNop(tagLo: number, tagHi: number): void {
-    const s = this.#sqes;
-    const at = this.#next();
-    s[at] = IORING_OP_NOP;
-    s[at + 8] = tagLo;
-    s[at + 9] = tagHi;
+    const s = this.#begin();
+    s[0] = IORING_OP_NOP;
+    s[8] = tagLo;
+    s[9] = tagHi;
+    this.#push();
   }
 
   /**
@@ -391,12 +437,26 @@ export class Ring {
    * the number submitted.
    */
   submit(): number {
+    let submitted = 0;
+    // The backlog goes first (in order); a ring it filled is submitted and refilled, bounded.
+    for (let round = 0; round < BACKLOG_ROUNDS; round++) {
+      if (this.#backlogCount > 0) this.#moveBacklog();
+      const flags = Atomics.load(this.#ring, this.#sqFlags);
+      const flush = (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) !== 0;
+      const count = this.#tail - this.#submitted;
+      if (count === 0 && !flush) break;
+      const r = this.#enter(flush ? IORING_ENTER_GETEVENTS : 0);
+      submitted += r;
+      if (this.#backlogCount === 0 || r <= 0) break;
+    }
+    return submitted;
+  }
+
+  /** One non-blocking io_uring_enter of what is published; the number the kernel took. */
+  #enter(flags: number): number {
     const count = this.#tail - this.#submitted;
-    const flags = Atomics.load(this.#ring, this.#sqFlags);
-    const flush = (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) !== 0;
-    if (count === 0 && !flush) return 0;
     Atomics.store(this.#ring, this.#sqTail, this.#tail);
-    let r = sysIoUringEnter(this.fd, count, flush ? IORING_ENTER_GETEVENTS : 0);
+    let r = sysIoUringEnter(this.fd, count, flags);
     // EINTR and EAGAIN/EBUSY (no memory for requests now, or a full CQ): try again next turn.
     if (r < 0) {
       const errno = -r;

@@ -18,7 +18,7 @@ import {
   O_NONBLOCK,
 } from "../ffi/constants.ts";
 
-import { leakedFds, openFds, tcpPair } from "./helpers.ts";
+import { leakedFds, openFds, tcpPair, until } from "./helpers.ts";
 import { setImmediate } from "node:timers";
 
 Reactor.default(); // owns its fds for the process lifetime: create it before any baseline
@@ -712,12 +712,11 @@ for (const parking of ["worker", "nonblocking"] as const) {
     const reactor = new Reactor({ parking, spinBeforePark: 0 });
     const efd = eventfd();
     const reg = reactor.register(efd, Interest.READABLE, () => {});
-    await new Promise((r) => setTimeout(r, 20));
-    const parks = reactor.stats().parks;
-    assert.ok(parks >= 1);
+    // Waits for conditions (bounded): a loaded machine may take long to park a first time.
+    await until(() => reactor.stats().parks >= 1, "a park");
+    const unparks = reactor.stats().unparks;
     reactor.wake();
-    await new Promise((r) => setTimeout(r, 20));
-    assert.ok(reactor.stats().unparks >= 1);
+    await until(() => reactor.stats().unparks > unparks, "the wake to release the park");
     reg.deregister();
     sysClose(efd);
     await reactor.close();
