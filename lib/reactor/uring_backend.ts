@@ -27,7 +27,7 @@
  */
 
 import { EPOLLET, EPOLLONESHOT, S_IFDIR, S_IFMT, S_IFREG } from "../../ffi/constants.ts";
-import { EBADF, ECANCELED, ENOBUFS, EPERM, ErrnoError } from "../../ffi/errno.ts";
+import { EAGAIN, EBADF, ECANCELED, EINTR, ENOBUFS, EPERM, ErrnoError } from "../../ffi/errno.ts";
 import { sysFstat } from "../../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
 import {
@@ -69,6 +69,11 @@ export const MAX_RECEIVE_BUFFER_SIZE = 1024 * 1024;
 const R_MODE = 1; // READABLE is served by receiving
 const R_ENDED = 2; // EOF or an error was handed out: never re-armed
 const NO_DATA = new Uint8Array(0);
+
+/** A receive's end that is no end of the stream: armed again, not handed out. */
+function retryable(res: number): boolean {
+  return res === -ENOBUFS || res === -ECANCELED || res === -EAGAIN || res === -EINTR;
+}
 
 /** Per-fd state, in arrays indexed by fd. */
 const ARMED = 1;
@@ -487,8 +492,9 @@ export class UringBackend implements Backend {
     const more = (flags & IORING_CQE_F_MORE) !== 0;
     if (!more) {
       this.#recvInflight[fd] = this.#recvInflight[fd]! - 1;
-      // Ended without EOF or an error (no buffer, a cancel, an overflow): armed again if wanted.
-      if (res !== 0 && (res > 0 || res === -ENOBUFS || res === -ECANCELED)) {
+      // Ended without EOF or an error (no buffer, a cancel, an overflow; EAGAIN or EINTR, which
+      // say only "try again"): armed again if wanted.
+      if (res > 0 || retryable(res)) {
         this.#recvRearmFds[this.#recvRearmCount] = fd;
         this.#recvRearmTokens[this.#recvRearmCount++] = token;
       }
@@ -497,7 +503,7 @@ export class UringBackend implements Backend {
       this.receiveStalls++;
       return false;
     }
-    if (res === -ECANCELED) return false;
+    if (retryable(res)) return false;
     if (res <= 0) this.#recvState[fd] = this.#recvState[fd]! | R_ENDED;
     this.#outFd[n] = fd;
     this.#outGen[n] = this.#generations[fd]!;
