@@ -59,6 +59,17 @@ async function connection(): Promise<{ peer: Deno.TcpConn; fd: number; listener:
   return { peer, fd, listener };
 }
 
+/** The same with a netio TcpStream as the peer (its fd is sent to synchronously). */
+async function netioConnection(): Promise<
+  { client: TcpStream; fd: number; listener: TcpListener }
+> {
+  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+  const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  let fd = -1;
+  await until(() => (fd = listener.tryAcceptFd()) >= 0, "the accept");
+  return { client, fd, listener };
+}
+
 function unused(_ready: number, _registration: Registration): void {}
 
 Deno.test({
@@ -136,10 +147,7 @@ Deno.test({
   ignore,
   async fn(): Promise<void> {
     await using reactor = new Reactor({ backend: "uring" });
-    const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
-    const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    let fd = -1;
-    await until(() => (fd = listener.tryAcceptFd()) >= 0, "the accept");
+    const { client, fd, listener } = await netioConnection();
     const sink = new Sink();
     const reg = reactor.register(fd, Interest.READABLE, unused, { onData: sink.onData });
     const first = randomBytes(4096);
@@ -213,10 +221,7 @@ Deno.test({
   ignore,
   async fn(): Promise<void> {
     await using reactor = new Reactor({ backend: "uring" });
-    const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
-    const client = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    let fd = -1;
-    await until(() => (fd = listener.tryAcceptFd()) >= 0, "the accept");
+    const { client, fd, listener } = await netioConnection();
     const sink = new Sink();
     const reg = reactor.register(fd, Interest.READABLE, unused, { onData: sink.onData });
     const data = randomBytes(1000);
