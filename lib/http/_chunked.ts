@@ -130,12 +130,17 @@ export class ChunkedBody {
   }
 
   #ensureCapacity(needed: number, maxBody: number): void {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, growing when not needed only copies the data into a bigger buffer
     if (needed <= this.data.length) return;
     // Start at the first chunk's size: small bodies stay small allocations (V8 keeps typed
     // arrays of up to 64 bytes on its heap), big ones double as they grow.
+    // Stryker disable next-line ArithmeticOperator: equivalent, the loop below doubles a smaller start until it holds `needed`
     let capacity = Math.max(this.data.length * 2, MIN_CAPACITY);
+    // Stryker disable next-line EqualityOperator: equivalent, one more doubling only makes the buffer bigger (still bounded by maxBody)
     while (capacity < needed) capacity *= 2;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, either capacity holds `needed`; only the allocation size differs
     if (this.data.length === 0) capacity = Math.max(needed, MIN_CAPACITY);
+    // Stryker disable next-line MethodExpression: equivalent, needed <= maxBody (size checked against it) and capacity >= needed, so both give a buffer that holds `needed`
     const grown = new Uint8Array(Math.min(capacity, Math.max(maxBody, needed)));
     grown.set(this.data.subarray(0, this.length));
     this.data = grown;
@@ -187,6 +192,7 @@ export class ChunkedBody {
         }
         case CHUNK_DATA: {
           const take = Math.min(end - p, this.remaining);
+          // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, copying 0 bytes changes nothing (ensureCapacity(length) returns at once)
           if (take > 0) {
             this.#ensureCapacity(this.length + take, maxBody);
             this.data.set(buf.subarray(p, p + take), this.length);
@@ -228,6 +234,7 @@ export class ChunkedBody {
             let q = p;
             while (TCHAR[buf[q]!] === 1) q++;
             if (q === p || buf[q] !== COLON) return this.#fail(400, "invalid trailer field");
+            // Stryker disable next-line UpdateOperator: equivalent, the name and the colon before are field-value bytes too, so the scan stops at the same byte
             q++;
             while (FIELD_VCHAR[buf[q]!] === 1) q++;
             if (q !== lf - 1) return this.#fail(400, "invalid trailer field");

@@ -90,6 +90,7 @@ export class HeadScanner {
       // removes one way for two parsers on the path to disagree on where a header ends.
       if (i === base || buf[i - 1] !== CR) return -1;
       const rel = i - base;
+      // Stryker disable next-line EqualityOperator: equivalent, lineEnd is -1 or past lineStart (>= 0), never 0
       if (lineEnd < 0) {
         if (rel - 1 === this.lineStart) {
           this.lineStart = rel + 1;
@@ -100,6 +101,7 @@ export class HeadScanner {
         continue;
       }
       if (buf[i - 2] === LF) {
+        // Stryker disable next-line ArithmeticOperator: equivalent, scanned is read only while the head is incomplete, and the next message resets it
         this.scanned = rel + 1;
         return rel + 1;
       }
@@ -299,6 +301,7 @@ export class FieldLinesCheck {
   contentLengthFields = 0;
   contentLength = 0;
   errorStatus = 0;
+  // Stryker disable next-line StringLiteral: equivalent, read only after fail() has set it
   errorReason = "";
 
   /** Starts a new field section. */
@@ -455,6 +458,7 @@ function noteKnownField(
           if (d < 0 || d >= DECIMAL) return f.fail(400, "invalid Content-Length");
           n = n * DECIMAL + d;
           // Still all digits to validate; the value only has to stay above any body limit.
+          // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, a value over 2^53 is over any body limit (at most 2^53 - 1) clamped or not: the same 413
           if (n > Number.MAX_SAFE_INTEGER) n = Number.MAX_SAFE_INTEGER;
         }
         f.contentLength = n;

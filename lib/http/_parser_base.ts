@@ -134,6 +134,7 @@ export class ParserCore {
    * the state was {@linkcode STATE_DONE}.
    */
   resume(buf: Uint8Array, start: number): number {
+    // Stryker disable next-line ConditionalExpression: equivalent, the failed state is returned either way; the buffer it would keep is read only by accessors that a failed parser answers empty
     if (this.state === STATE_FAILED) return STATE_FAILED;
     this.buf = buf;
     this.base = start;

@@ -388,6 +388,7 @@ export class RequestParser {
       if (i < 0) return PARSE_ERROR;
     }
     if (
+      // Stryker disable next-line EqualityOperator: equivalent, lineEnd is -1 or at least 1, never 0
       scanner.lineEnd >= 0 &&
       scanner.scanned - (scanner.lineEnd + CRLF_LENGTH) > core.maxHeaderBytes
     ) {
@@ -468,6 +469,7 @@ export class RequestParser {
           if (b !== LF) return core.fail(400, "bare CR in request line");
           this.#phase = IN_FIELDS;
           this.#fieldCheck.begin();
+          // Stryker disable next-line ArithmeticOperator: equivalent, from i - 1 the field check reads the CR LF that ends the request line and is back at a line start
           return i + 1;
       }
     }
