@@ -454,6 +454,7 @@ export class ConnectionPool {
         this.#forgetIfUnused(host);
         w.reject(signal.reason);
       };
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, a signal fires "abort" at most once, and #dequeue takes the listener off first whatever ends the wait
       signal.addEventListener("abort", w.onAbort, { once: true });
     }
     return promise;

@@ -426,6 +426,7 @@ export class Reactor {
   #startPumping(): void {
     this.#emptyPolls = 0;
     this.#lastRuntimePoll = performance.now();
+    // Stryker disable next-line StringLiteral: equivalent, the state is only compared with "idle" and "parked": any other value means a pump is due
     this.#state = "spinning";
     setImmediate(this.#pump);
   }
@@ -456,6 +457,7 @@ export class Reactor {
     this.#nextTurn = new Promise<void>((resolve) => this.#releaseNextTurn = resolve);
     this.#addRef(1);
     if (this.#state === "parked") this.wake();
+    // Stryker disable next-line StringLiteral: equivalent, #addRef(1) above has already left the idle state (idle holds no refs), so this branch never runs
     else if (this.#state === "idle") this.#startPumping();
     return this.#nextTurn;
   }

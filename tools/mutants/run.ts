@@ -38,18 +38,33 @@ const TARGETS: Target[] = [
     // Registration (register, modify, deregister, refs), the turn budget and the dispatch loop;
     // the epoll backend's ctl and poll.
     mutate: [
-      { file: "lib/reactor/reactor.ts", from: "  #ctl(epfd", to: "  #runPump(): void" },
+      {
+        file: "lib/reactor/reactor.ts",
+        from: "  #ctl(epfd",
+        to: "  #runPump(): void",
+      },
       "lib/reactor/registration.ts",
       { file: "lib/reactor/backend.ts", from: "export class EpollBackend" },
     ],
-    tests: ["tests/reactor_test.ts", "tests/reactor_registration_test.ts"],
+    tests: [
+      "tests/reactor_test.ts",
+      "tests/reactor_registration_test.ts",
+      "tests/reactor_mutants_test.ts",
+      // The io_uring receive path of register/dispatch/drainReceived (ignored where io_uring
+      // cannot receive).
+      "tests/uring_receive_test.ts",
+    ],
   },
   {
     name: "net",
     // connect, tryRead/tryWrite, the waits, read/write/writeAll, closeWrite, close; accept and
     // the EMFILE spare; the one-waiter readiness state.
     mutate: [
-      { file: "lib/net/stream.ts", from: "static async connect(", to: "  static {" },
+      {
+        file: "lib/net/stream.ts",
+        from: "static async connect(",
+        to: "  static {",
+      },
       {
         file: "lib/net/listener.ts",
         from: "  tryAccept(): TcpStream",
@@ -57,8 +72,13 @@ const TARGETS: Target[] = [
       },
       "lib/net/readiness.ts",
     ],
-    // transfer_test: writev and sendFile wait through the stream's waitWritable.
-    tests: ["tests/socket_test.ts", "tests/transfer_test.ts"],
+    // transfer_test: writev and sendFile wait through the stream's waitWritable. net_mutants_test
+    // first: it is quick and kills most listener/readiness mutants (--fail-fast stops there).
+    tests: [
+      "tests/net_mutants_test.ts",
+      "tests/socket_test.ts",
+      "tests/transfer_test.ts",
+    ],
   },
   {
     name: "write",
@@ -68,19 +88,30 @@ const TARGETS: Target[] = [
   {
     name: "transfer",
     mutate: [
-      { file: "lib/transfer/sendfile.ts", from: "export async function sendFile(" },
+      {
+        file: "lib/transfer/sendfile.ts",
+        from: "export async function sendFile(",
+      },
       { file: "lib/transfer/splice.ts", from: "function closePipe(" },
     ],
-    tests: ["tests/transfer_test.ts", "tests/proxy_test.ts"],
+    tests: [
+      "tests/transfer_test.ts",
+      "tests/proxy_test.ts",
+      "tests/transfer_mutants_test.ts",
+    ],
   },
   {
     name: "pool",
     // The idle health check, check-in and the hand-over to waiters, dispatch and the sweep.
     mutate: [
       "lib/pool/_health.ts",
-      { file: "lib/pool/pool.ts", from: "  #settle(host", to: "  #evictIdleElsewhere(" },
+      {
+        file: "lib/pool/pool.ts",
+        from: "  #settle(host",
+        to: "  #evictIdleElsewhere(",
+      },
     ],
-    tests: ["tests/pool_test.ts"],
+    tests: ["tests/pool_test.ts", "tests/pool_mutants_test.ts"],
   },
   {
     name: "http",
@@ -106,7 +137,11 @@ const TARGETS: Target[] = [
       },
       { file: "lib/http/_head.ts", from: "export function parseFieldLines(" },
     ],
-    tests: ["tests/http1_test.ts", "tests/http1_chunked_test.ts"],
+    tests: [
+      "tests/http1_test.ts",
+      "tests/http1_chunked_test.ts",
+      "tests/http_parser_edges_test.ts",
+    ],
   },
 ];
 
@@ -120,11 +155,19 @@ async function mutateEntry(entry: string | Span): Promise<string> {
   if (typeof entry === "string") return entry;
   const lines = (await Deno.readTextFile(`${ROOT}${entry.file}`)).split("\n");
   const first = lines.findIndex((l) => l.includes(entry.from));
-  if (first < 0) throw new Error(`${entry.file}: no line holds ${JSON.stringify(entry.from)}`);
+  if (first < 0) {
+    throw new Error(
+      `${entry.file}: no line holds ${JSON.stringify(entry.from)}`,
+    );
+  }
   let last = lines.length;
   if (entry.to !== undefined) {
     const end = lines.findIndex((l, i) => i > first && l.includes(entry.to!));
-    if (end < 0) throw new Error(`${entry.file}: no line holds ${JSON.stringify(entry.to)}`);
+    if (end < 0) {
+      throw new Error(
+        `${entry.file}: no line holds ${JSON.stringify(entry.to)}`,
+      );
+    }
     last = end; // the line before `to`, counted from 1
   }
   return `${entry.file}:${first + 1}-${last}`;
@@ -144,7 +187,14 @@ async function sh(cmd: string, args: string[]): Promise<number> {
 /** The shell command Stryker runs for every mutant of `target`. */
 function testCommand(target: Target): string {
   // preload.ts lets the subprocesses that tests spawn read the active mutant's id.
-  const args = ["deno", "test", "--allow-all", "--no-check", "--fail-fast", "--reporter=dot"];
+  const args = [
+    "deno",
+    "test",
+    "--allow-all",
+    "--no-check",
+    "--fail-fast",
+    "--reporter=dot",
+  ];
   return [...args, `--preload=${HERE}preload.ts`, ...target.tests].join(" ");
 }
 
@@ -168,7 +218,11 @@ function strykerConfig(
     reporters: ["clear-text", "progress", "html", "json"],
     htmlReporter: { fileName: `.tmp/mutants/${report}.html` },
     jsonReporter: { fileName: `.tmp/mutants/${report}.json` },
-    clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+    clearTextReporter: {
+      allowColor: false,
+      logTests: false,
+      reportScoreTable: true,
+    },
     tempDirName: `.tmp/mutants/sandbox-${target.name}`,
     cleanTempDir: true,
     // What the tests import is copied to the sandbox (lib, ffi, tests, examples, mod.ts...).
@@ -198,21 +252,33 @@ interface ReportMutant {
 }
 
 /** Per-file counts from a Stryker JSON report (mutation-testing-report-schema). */
-async function readReport(name: string): Promise<{ files: FileScore[]; survivors: string[] }> {
+async function readReport(
+  name: string,
+): Promise<{ files: FileScore[]; survivors: string[] }> {
   const report = JSON.parse(await Deno.readTextFile(`${OUT}${name}.json`)) as {
     files: Record<string, { mutants: ReportMutant[] }>;
   };
   const files: FileScore[] = [];
   const survivors: string[] = [];
   for (const [file, { mutants }] of Object.entries(report.files)) {
-    const s: FileScore = { file, killed: 0, timeout: 0, survived: 0, ignored: 0, errors: 0 };
+    const s: FileScore = {
+      file,
+      killed: 0,
+      timeout: 0,
+      survived: 0,
+      ignored: 0,
+      errors: 0,
+    };
     for (const m of mutants) {
       if (m.status === "Killed") s.killed++;
       else if (m.status === "Timeout") s.timeout++;
       else if (m.status === "Survived" || m.status === "NoCoverage") {
         s.survived++;
-        const at = `${file}:${m.location.start.line}:${m.location.start.column}`;
-        survivors.push(`${at} ${m.mutatorName} -> ${JSON.stringify(m.replacement ?? "")}`);
+        const at =
+          `${file}:${m.location.start.line}:${m.location.start.column}`;
+        survivors.push(
+          `${at} ${m.mutatorName} -> ${JSON.stringify(m.replacement ?? "")}`,
+        );
       } else if (m.status === "Ignored") s.ignored++;
       else s.errors++; // CompileError, RuntimeError: not counted, as Stryker does
     }
@@ -254,10 +320,16 @@ its report is <target>-partial, left out of the summary.`,
   }
   const unknown = names.filter((n) => !TARGETS.some((t) => t.name === n));
   if (unknown.length) {
-    console.error(`unknown target(s): ${unknown.join(", ")}; known: ${TARGETS.map((t) => t.name)}`);
+    console.error(
+      `unknown target(s): ${unknown.join(", ")}; known: ${
+        TARGETS.map((t) => t.name)
+      }`,
+    );
     return 2;
   }
-  const targets = names.length ? TARGETS.filter((t) => names.includes(t.name)) : TARGETS;
+  const targets = names.length
+    ? TARGETS.filter((t) => names.includes(t.name))
+    : TARGETS;
   if (only.length && targets.length !== 1) {
     console.error("--mutate needs exactly one target");
     return 2;
@@ -267,17 +339,27 @@ its report is <target>-partial, left out of the summary.`,
     await Deno.stat(STRYKER);
   } catch {
     console.log("installing Stryker into tools/mutants/node_modules (npm ci)");
-    const code = await sh("npm", ["ci", "--prefix", HERE, "--no-audit", "--no-fund"]);
+    const code = await sh("npm", [
+      "ci",
+      "--prefix",
+      HERE,
+      "--no-audit",
+      "--no-fund",
+    ]);
     if (code !== 0) return code;
   }
   await Deno.mkdir(OUT, { recursive: true });
 
   let failed = 0;
   for (const target of targets) {
-    const mutate = only.length ? only : await Promise.all(target.mutate.map(mutateEntry));
+    const mutate = only.length
+      ? only
+      : await Promise.all(target.mutate.map(mutateEntry));
     const run = { ...target, mutate };
     const report = only.length ? `${target.name}-partial` : target.name;
-    console.log(`\n== ${target.name}: ${run.mutate.join(" ")}\n   ${testCommand(run)}`);
+    console.log(
+      `\n== ${target.name}: ${run.mutate.join(" ")}\n   ${testCommand(run)}`,
+    );
     const config = `${OUT}${report}.config.json`;
     await Deno.writeTextFile(
       config,
@@ -310,7 +392,9 @@ its report is <target>-partial, left out of the summary.`,
     "|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
-    for (const k of ["killed", "timeout", "survived", "ignored", "errors"] as const) {
+    for (
+      const k of ["killed", "timeout", "survived", "ignored", "errors"] as const
+    ) {
       total[k] += r[k];
     }
     lines.push(
