@@ -7,25 +7,10 @@
  * A subprocess with descriptor 0 closed checks that fd 0 is a descriptor like any other.
  */
 import assert from "node:assert/strict";
-import {
-  Interest,
-  Reactor,
-  Ready,
-  type Registration,
-  TcpListener,
-  TcpStream,
-} from "../mod.ts";
+import { Interest, Reactor, Ready, type Registration, TcpListener, TcpStream } from "../mod.ts";
 import { IoState } from "../lib/net/readiness.ts";
 import { ClosedError } from "../lib/net/fd.ts";
-import {
-  EAGAIN,
-  ECONNABORTED,
-  EINTR,
-  EMFILE,
-  ENFILE,
-  ENOBUFS,
-  EPERM,
-} from "../ffi/errno.ts";
+import { EAGAIN, ECONNABORTED, EINTR, EMFILE, ENFILE, ENOBUFS, EPERM } from "../ffi/errno.ts";
 import { tcpPair, until } from "./helpers.ts";
 import { withFaults } from "./syscall_faults.ts";
 
@@ -412,8 +397,7 @@ Deno.test("async iteration over a listener throws an accept error other than Clo
       async () => {
         for await (const s of listener) s.close();
       },
-      (e: Error & { errno?: number }) =>
-        e.errno === EPERM && !(e instanceof ClosedError),
+      (e: Error & { errno?: number }) => e.errno === EPERM && !(e instanceof ClosedError),
     );
   });
 });
@@ -455,8 +439,7 @@ Deno.test("accept() with nothing pending waits for an edge: one accept4 call, th
 // ---------------------------------------------------------------------------------------------
 // Descriptor 0 is a descriptor like any other (a subprocess that closes its stdin first)
 
-const url = (path: string): string =>
-  JSON.stringify(new URL(path, import.meta.url).href);
+const url = (path: string): string => JSON.stringify(new URL(path, import.meta.url).href);
 
 const FD0_SCRIPT = `
 import { Reactor, TcpListener, TcpStream } from ${url("../mod.ts")};
@@ -650,9 +633,7 @@ Deno.test("waitReadable(): at once while known ready; after a would-block, only 
   await until(() => done, "waitReadable() of a stream known ready");
   done = false;
   const parks = reactor.stats().parks;
-  const waiting = client.waitReadable({ afterWouldBlock: true }).then(() =>
-    done = true
-  );
+  const waiting = client.waitReadable({ afterWouldBlock: true }).then(() => done = true);
   await until(
     () => done || reactor.stats().parks > parks,
     "the reactor parking",

@@ -224,11 +224,10 @@ Deno.test("a waiter served by a release takes its abort listener off the signal"
   const removed: unknown[] = [];
   const add = signal.addEventListener.bind(signal);
   const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener =
-    ((type: string, fn: EventListener, opts?: unknown) => {
-      if (type === "abort") added.push(fn);
-      add(type, fn, opts as AddEventListenerOptions);
-    }) as typeof signal.addEventListener;
+  signal.addEventListener = ((type: string, fn: EventListener, opts?: unknown) => {
+    if (type === "abort") added.push(fn);
+    add(type, fn, opts as AddEventListenerOptions);
+  }) as typeof signal.addEventListener;
   signal.removeEventListener = ((type: string, fn: EventListener) => {
     if (type === "abort") removed.push(fn);
     remove(type, fn);

@@ -55,8 +55,7 @@ Deno.test("registering a registered fd throws EEXIST (epoll_ctl) and uses up not
     ref: false,
   });
   assert.throws(
-    () =>
-      reactor.register(fds[0]!, Interest.READABLE, () => {}, { ref: false }),
+    () => reactor.register(fds[0]!, Interest.READABLE, () => {}, { ref: false }),
     (e: Error & { code?: string; syscall?: string }) =>
       e.code === "EEXIST" && e.syscall === "epoll_ctl",
   );
@@ -310,8 +309,7 @@ Deno.test("register() and modify() refuse with errors that name what was refused
   // Another reactor's registration is not one of ours, active as it is.
   assert.throws(
     () => a.modify(reg, Interest.WRITABLE),
-    (e) =>
-      e instanceof ClosedError && e.syscall === "modify of a deregistered fd",
+    (e) => e instanceof ClosedError && e.syscall === "modify of a deregistered fd",
   );
   assert.equal(reg.interest, Interest.READABLE);
   assert.throws(

@@ -28,13 +28,7 @@ import {
 } from "../ffi/constants.ts";
 import { MAX_IO, sysEventfd, sysOpen, sysRecv } from "../ffi/libc.ts";
 import { FileHandle } from "../lib/transfer/file.ts";
-import {
-  assertSameBytes,
-  randomBytes,
-  sha256,
-  tcpPair,
-  until,
-} from "./helpers.ts";
+import { assertSameBytes, randomBytes, sha256, tcpPair, until } from "./helpers.ts";
 
 Reactor.default(); // owns its descriptors for the process lifetime
 
@@ -169,8 +163,7 @@ Deno.test("sendFile() names the bad argument in each error", async () => {
   });
   await assert.rejects(sendFile(s, path, { offset: 500, length: 510 }), {
     name: "RangeError",
-    message:
-      "offset 500 + length 510 is beyond the end of the file (1009 bytes)",
+    message: "offset 500 + length 510 is beyond the end of the file (1009 bytes)",
   });
 });
 
@@ -339,9 +332,7 @@ for (const zeroCopy of [true, false]) {
       assert.ok(e instanceof Deno.errors.UnexpectedEof);
       assert.equal(
         e.message,
-        `sendFile: ${path} ended at byte ${
-          offset + last
-        } while being sent (the file shrank)`,
+        `sendFile: ${path} ended at byte ${offset + last} while being sent (the file shrank)`,
       );
       return true;
     });
@@ -425,9 +416,7 @@ Deno.test("splice() keeps at most 16 idle pipes, and counts each one created or 
     }
     const before = transferStats();
     // Every call takes its pipe before its first wait: 17 pipes in use at once.
-    const moving = sources.map((s, i) =>
-      splice(s.server, sinks[i]!.client, { length: 10 })
-    );
+    const moving = sources.map((s, i) => splice(s.server, sinks[i]!.client, { length: 10 }));
     for (const moved of await Promise.all(moving)) assert.equal(moved, 10);
     const after = transferStats();
     assert.equal(after.pipesCreated - before.pipesCreated, n);
@@ -845,11 +834,10 @@ Deno.test("proxy() removes its abort listener from the caller's signal when it s
   const removed: unknown[] = [];
   const add = signal.addEventListener.bind(signal);
   const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener =
-    ((type: string, fn: EventListener, opts?: unknown) => {
-      if (type === "abort") added.push(fn);
-      add(type, fn, opts as AddEventListenerOptions);
-    }) as typeof signal.addEventListener;
+  signal.addEventListener = ((type: string, fn: EventListener, opts?: unknown) => {
+    if (type === "abort") added.push(fn);
+    add(type, fn, opts as AddEventListenerOptions);
+  }) as typeof signal.addEventListener;
   signal.removeEventListener = ((type: string, fn: EventListener) => {
     if (type === "abort") removed.push(fn);
     remove(type, fn);

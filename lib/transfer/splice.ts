@@ -13,23 +13,8 @@ import {
   SPLICE_F_MOVE,
   SPLICE_F_NONBLOCK,
 } from "../../ffi/constants.ts";
-import {
-  EAGAIN,
-  EINTR,
-  EINVAL,
-  ENOSYS,
-  ENOTCONN,
-  ErrnoError,
-} from "../../ffi/errno.ts";
-import {
-  check,
-  fail,
-  MAX_IO,
-  sysClose,
-  sysFcntl,
-  sysPipe2,
-  sysSplice,
-} from "../../ffi/libc.ts";
+import { EAGAIN, EINTR, EINVAL, ENOSYS, ENOTCONN, ErrnoError } from "../../ffi/errno.ts";
+import { check, fail, MAX_IO, sysClose, sysFcntl, sysPipe2, sysSplice } from "../../ffi/libc.ts";
 import { IntCell } from "../../ffi/structs.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkStream, type TcpStream } from "../net/stream.ts";

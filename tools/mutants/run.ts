@@ -274,8 +274,7 @@ async function readReport(
       else if (m.status === "Timeout") s.timeout++;
       else if (m.status === "Survived" || m.status === "NoCoverage") {
         s.survived++;
-        const at =
-          `${file}:${m.location.start.line}:${m.location.start.column}`;
+        const at = `${file}:${m.location.start.line}:${m.location.start.column}`;
         survivors.push(
           `${at} ${m.mutatorName} -> ${JSON.stringify(m.replacement ?? "")}`,
         );
@@ -321,15 +320,11 @@ its report is <target>-partial, left out of the summary.`,
   const unknown = names.filter((n) => !TARGETS.some((t) => t.name === n));
   if (unknown.length) {
     console.error(
-      `unknown target(s): ${unknown.join(", ")}; known: ${
-        TARGETS.map((t) => t.name)
-      }`,
+      `unknown target(s): ${unknown.join(", ")}; known: ${TARGETS.map((t) => t.name)}`,
     );
     return 2;
   }
-  const targets = names.length
-    ? TARGETS.filter((t) => names.includes(t.name))
-    : TARGETS;
+  const targets = names.length ? TARGETS.filter((t) => names.includes(t.name)) : TARGETS;
   if (only.length && targets.length !== 1) {
     console.error("--mutate needs exactly one target");
     return 2;
@@ -352,9 +347,7 @@ its report is <target>-partial, left out of the summary.`,
 
   let failed = 0;
   for (const target of targets) {
-    const mutate = only.length
-      ? only
-      : await Promise.all(target.mutate.map(mutateEntry));
+    const mutate = only.length ? only : await Promise.all(target.mutate.map(mutateEntry));
     const run = { ...target, mutate };
     const report = only.length ? `${target.name}-partial` : target.name;
     console.log(
