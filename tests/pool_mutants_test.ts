@@ -302,3 +302,23 @@ Deno.test("maxPendingAcquires: acquires covered by connects in flight are not co
   await pool.close();
   await assert.rejects(pool.acquire(server.target), PoolClosedError);
 });
+
+Deno.test("a healthy idle connection passes the health check (checkAfterIdleMs 0) and is lent again", async () => {
+  await using server = new HoldServer();
+  const pool = new ConnectionPool({ checkAfterIdleMs: 0 });
+  try {
+    const first = await pool.acquire(server.target);
+    const kept = first.stream;
+    first.release();
+    await until(() => server.accepted.length === 1, "the connection accepted");
+    // Checked (no window), found quiet (EAGAIN on the peek): the same connection comes back.
+    const again = await pool.acquire(server.target);
+    assert.equal(again.stream, kept, "a healthy idle connection was replaced");
+    assert.equal(again.reused, true);
+    again.release();
+    assert.equal(pool.stats().staleReplaced, 0);
+    assert.equal(pool.stats().created, 1);
+  } finally {
+    await pool.close();
+  }
+});
