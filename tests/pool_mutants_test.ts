@@ -19,6 +19,8 @@ import {
   TcpListener,
   TcpStream,
 } from "../mod.ts";
+import { EAGAIN, EINTR } from "../ffi/errno.ts";
+import { withFaults } from "./syscall_faults.ts";
 import { until } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime
@@ -318,6 +320,27 @@ Deno.test("a healthy idle connection passes the health check (checkAfterIdleMs 0
     again.release();
     assert.equal(pool.stats().staleReplaced, 0);
     assert.equal(pool.stats().created, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("the idle health check asks again after EINTR and lends the healthy connection", async () => {
+  await using server = new HoldServer();
+  const pool = new ConnectionPool({ checkAfterIdleMs: 0 });
+  try {
+    const first = await pool.acquire(server.target);
+    const kept = first.stream;
+    first.release();
+    // The check's peek is interrupted once, then answers for real (EAGAIN: healthy).
+    const again = await withFaults("recv", [EINTR], async (log) => {
+      const lease = await pool.acquire(server.target);
+      assert.deepEqual(log.results.slice(0, 2), [-EINTR, -EAGAIN], "the peek was not retried");
+      return lease;
+    });
+    assert.equal(again.stream, kept, "an interrupted check replaced a healthy connection");
+    again.release();
+    assert.equal(pool.stats().staleReplaced, 0);
   } finally {
     await pool.close();
   }
