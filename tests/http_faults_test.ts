@@ -412,22 +412,16 @@ const STORM_SIGNALS: Deno.Signal[] = ["SIGUSR1", "SIGUSR2", "SIGWINCH"];
 /** Their bits in /proc's pending masks (signal n is bit n - 1): SIGUSR1 10, SIGUSR2 12, SIGWINCH 28. */
 const STORM_MASK = (1n << 9n) | (1n << 11n) | (1n << 27n);
 
-/** Whether a storm signal is pending for the process or any of its threads. */
+/** sigpending(2): the signals pending for this thread or the whole process. */
+const sigpending = Deno.dlopen("libc.so.6", {
+  sigpending: { parameters: ["buffer"], result: "i32" },
+}).symbols.sigpending;
+
+/** Whether a storm signal is still pending (sent, not yet taken by a thread). */
 function stormSignalPending(): boolean {
-  const masks: bigint[] = [];
-  const read = (path: string, field: string): void => {
-    try {
-      const line = Deno.readTextFileSync(path).split("\n").find((l) => l.startsWith(field));
-      if (line) masks.push(BigInt("0x" + line.slice(field.length).trim()));
-    } catch {
-      // a thread that ended meanwhile
-    }
-  };
-  read("/proc/self/status", "ShdPnd:");
-  for (const task of Deno.readDirSync("/proc/self/task")) {
-    read(`/proc/self/task/${task.name}/status`, "SigPnd:");
-  }
-  return masks.some((mask) => (mask & STORM_MASK) !== 0n);
+  const set = new BigUint64Array(16); // sigset_t: 1024 bits
+  if (sigpending(new Uint8Array(set.buffer)) !== 0) return false;
+  return (set[0]! & STORM_MASK) !== 0n;
 }
 
 /**
