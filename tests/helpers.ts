@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TcpListener, TcpStream, transferStats } from "../mod.ts";
+import { closeIdlePipes, TcpListener, TcpStream, transferStats } from "../mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../ffi/constants.ts";
 import { sysClose, sysFcntl, sysFstat, sysOpen } from "../ffi/libc.ts";
 import { decodeFileStat, decodeStat, STAT_SIZE } from "../ffi/structs.ts";
@@ -237,4 +237,31 @@ export function readStrictResponse(
     headers,
     body: buf.subarray(bodyStart, bodyStart + length),
   };
+}
+
+/**
+ * A test file's temporary directory, made on first use and removed when the process unloads
+ * (after closing splice's idle pipes): clean-up is not a test. Returns the function that gives
+ * its path; with it, {@linkcode tempFileIn} writes files there.
+ */
+export function tempDirOnDemand(prefix: string): () => string {
+  let made: string | undefined;
+  return () => {
+    if (made === undefined) {
+      const path = Deno.makeTempDirSync({ prefix });
+      made = path;
+      globalThis.addEventListener("unload", () => {
+        closeIdlePipes();
+        Deno.removeSync(path, { recursive: true });
+      });
+    }
+    return made;
+  };
+}
+
+/** Writes `bytes` to `name` in `dir` and returns the file's path. */
+export async function tempFileIn(dir: string, name: string, bytes: Uint8Array): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeFile(path, bytes);
+  return path;
 }

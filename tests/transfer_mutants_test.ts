@@ -28,28 +28,23 @@ import {
 } from "../ffi/constants.ts";
 import { MAX_IO, sysEventfd, sysOpen, sysRecv } from "../ffi/libc.ts";
 import { FileHandle } from "../lib/transfer/file.ts";
-import { assertSameBytes, randomBytes, sha256, tcpPair, until } from "./helpers.ts";
+import {
+  assertSameBytes,
+  randomBytes,
+  sha256,
+  tcpPair,
+  tempDirOnDemand,
+  tempFileIn,
+  until,
+} from "./helpers.ts";
 
 Reactor.default(); // owns its descriptors for the process lifetime
 
-let tempDir: string | undefined;
-/** This file's temporary directory, made on first use and removed when the process unloads. */
-function dir(): string {
-  if (tempDir === undefined) {
-    const made = Deno.makeTempDirSync({ prefix: "netio-transfer-mutants-" });
-    tempDir = made;
-    globalThis.addEventListener("unload", () => {
-      closeIdlePipes();
-      Deno.removeSync(made, { recursive: true });
-    });
-  }
-  return tempDir;
-}
+/** This file's temporary directory (the fd child below imports this file and gets its own). */
+const dir = tempDirOnDemand("netio-transfer-mutants-");
 
-async function tempFile(name: string, bytes: Uint8Array): Promise<string> {
-  const path = `${dir()}/${name}`;
-  await Deno.writeFile(path, bytes);
-  return path;
+function tempFile(name: string, bytes: Uint8Array): Promise<string> {
+  return tempFileIn(dir(), name, bytes);
 }
 
 /** Reads until EOF or `limit` bytes. */

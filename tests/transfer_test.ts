@@ -22,34 +22,26 @@ import { decodeStat, SIGACTION_SIZE, sigactionHandler, STAT_SIZE } from "../ffi/
 import { ClosedError } from "../lib/net/fd.ts";
 import { WritevCursor } from "../lib/net/write.ts";
 import { MAX_IO } from "../ffi/libc.ts";
-import { assertNoNewFd, assertSameBytes, randomBytes, sha256, tcpPair } from "./helpers.ts";
+import {
+  assertNoNewFd,
+  assertSameBytes,
+  randomBytes,
+  sha256,
+  tcpPair,
+  tempDirOnDemand,
+  tempFileIn,
+} from "./helpers.ts";
 import { formatBytes, progressLine } from "../examples/send_file.ts";
 
 Reactor.default(); // owns its descriptors for the process lifetime: open it before the baseline
-let tempDir: string | undefined;
-/**
- * This file's temporary directory, made on first use (the fd child below imports this file and
- * gets its own) and removed when the process unloads: clean-up is not a test.
- */
-function dir(): string {
-  if (tempDir === undefined) {
-    const made = Deno.makeTempDirSync({ prefix: "netio-transfer-" });
-    tempDir = made;
-    globalThis.addEventListener("unload", () => {
-      closeIdlePipes();
-      Deno.removeSync(made, { recursive: true });
-    });
-  }
-  return tempDir;
-}
+/** This file's temporary directory (the fd child below imports this file and gets its own). */
+const dir = tempDirOnDemand("netio-transfer-");
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-async function tempFile(name: string, bytes: Uint8Array): Promise<string> {
-  const path = `${dir()}/${name}`;
-  await Deno.writeFile(path, bytes);
-  return path;
+function tempFile(name: string, bytes: Uint8Array): Promise<string> {
+  return tempFileIn(dir(), name, bytes);
 }
 
 /**
