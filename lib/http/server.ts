@@ -51,9 +51,9 @@ import { Reactor } from "../reactor/reactor.ts";
 import type { Registration } from "../reactor/registration.ts";
 import { setOption } from "../net/options.ts";
 import { sendSome } from "../net/write.ts";
-import { accessLogLine } from "./_access_log.ts";
 import { Acceptor } from "./_acceptor.ts";
-import { CR, DECIMAL, DIGIT_0, EMPTY, ENCODER, LF } from "./_bytes.ts";
+import { EMPTY } from "./_bytes.ts";
+import { Responder, SERVER_ERROR } from "./_responder.ts";
 import {
   Conn,
   F_BODY_TAKEOVER,
@@ -74,12 +74,7 @@ import { OutputBatch } from "./_output_batch.ts";
 import { checkTimeout, resolveServeOptions } from "./_server_options.ts";
 import { INCOMPLETE } from "./_parser_base.ts";
 import { RequestParser, type RequestParserOptions } from "./request_parser.ts";
-import {
-  CONTINUE_RESPONSE,
-  errorResponse,
-  FixedResponse,
-  writeResponseHead,
-} from "./serializer.ts";
+import { CONTINUE_RESPONSE } from "./serializer.ts";
 import type {
   HttpHandler,
   HttpRequest,
@@ -102,16 +97,7 @@ const PARSER_POOL_SIZE = 64;
 const MIN_TAIL_BUFFER = 1024;
 /** Input kept while a connection is not reading, past which receiving pauses. */
 const PAUSE_RECEIVING_AT = READ_BUFFER_SIZE;
-/** The status code's offset in a serialized response (`HTTP/1.1 200 ...`). */
-const STATUS_AT = 9;
-const INTERNAL_SERVER_ERROR = 500;
 const REQUEST_TIMEOUT = 408;
-
-const SERVER_ERROR: HttpResponseInit = Object.freeze({
-  status: INTERNAL_SERVER_ERROR,
-  headers: Object.freeze({ "Content-Type": "text/plain; charset=utf-8" }),
-  body: "500 Internal Server Error\n",
-});
 
 function isPromise(value: unknown): value is Promise<HttpResponse | Takeover> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
@@ -139,24 +125,6 @@ export interface CoreHooks {
 /** A peeked byte: whether a connection that is not being read has data or an EOF waiting. */
 const PEEK = new Uint8Array(1);
 
-/** The head of a serialized response (for HEAD requests): everything up to CRLF CRLF. */
-function headOnly(bytes: Uint8Array): Uint8Array {
-  for (let i = 3; i < bytes.length; i++) {
-    if (bytes[i] === LF && bytes[i - 1] === CR && bytes[i - 2] === LF && bytes[i - 3] === CR) {
-      return bytes.subarray(0, i + 1);
-    }
-  }
-  return bytes;
-}
-
-/** The status code of a serialized response (`HTTP/1.1 200 ...`). */
-function statusOf(bytes: Uint8Array): number {
-  let status = 0;
-  for (let i = STATUS_AT; i < STATUS_AT + 3; i++) status = status * DECIMAL + bytes[i]! - DIGIT_0;
-  return status;
-}
-
-/** The core server; {@linkcode serveHttp} and `serve()` make one. */
 export class Server implements HttpServer {
   readonly addr: SocketAddress;
   readonly finished: Promise<void>;
@@ -170,7 +138,6 @@ export class Server implements HttpServer {
   #headerTimeoutMs: number;
   #lingerMs: number;
   #noDelay: boolean;
-  #accessLog: ((line: string) => void) | undefined;
   #onError: (error: unknown) => void;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
@@ -186,6 +153,7 @@ export class Server implements HttpServer {
 
   /** The responses of the batch being served, written with one send or writev. */
   #output: OutputBatch;
+  #responder: Responder;
 
   #draining = false;
   #finished = false;
@@ -195,13 +163,11 @@ export class Server implements HttpServer {
   #stats = {
     accepted: 0,
     requests: 0,
-    rejected: 0,
     headerTimeouts: 0,
     idleTimeouts: 0,
     resets: 0,
     pendingHandlers: 0,
   };
-  #rejectedByStatus: Record<number, number> = {};
 
   constructor(options: ServeHttpOptions, hooks?: CoreHooks) {
     this.#hooks = hooks;
@@ -212,13 +178,13 @@ export class Server implements HttpServer {
     this.#headerTimeoutMs = settings.headerTimeoutMs;
     this.#lingerMs = settings.lingerMs;
     this.#noDelay = settings.noDelay;
-    this.#accessLog = settings.accessLog;
     this.#onError = settings.onError;
     this.#parserOptions = settings.parserOptions;
     // Validates the limits before anything is bound.
     this.#parser = new RequestParser(this.#parserOptions);
     this.#table = new ConnectionTable(settings.sweepIntervalMs, this.#expireSafely);
     this.#output = new OutputBatch((c, reset) => this.#close(c, reset));
+    this.#responder = new Responder(this.#output, settings.accessLog, (e) => this.#report(e));
     this.#reactor = options.reactor ?? Reactor.default();
     this.#acceptor = new Acceptor({
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
@@ -248,8 +214,8 @@ export class Server implements HttpServer {
       connections: this.#table.size,
       accepted: s.accepted,
       requests: s.requests,
-      rejected: s.rejected,
-      rejectedByStatus: { ...this.#rejectedByStatus },
+      rejected: this.#responder.rejected,
+      rejectedByStatus: { ...this.#responder.rejectedByStatus },
       headerTimeouts: s.headerTimeouts,
       idleTimeouts: s.idleTimeouts,
       resets: s.resets,
@@ -580,7 +546,7 @@ export class Server implements HttpServer {
           break;
         }
         const keep = keepAlive && response !== SERVER_ERROR;
-        if (!this.#respond(c, response as HttpResponse, isHead, keep, parser)) {
+        if (!this.#responder.respond(c, response as HttpResponse, isHead, keep, parser)) {
           c.flags |= F_CLOSE_AFTER;
           break;
         }
@@ -615,7 +581,7 @@ export class Server implements HttpServer {
         break;
       }
       // A framing error: reply, then close (the next message cannot be located).
-      this.#reject(c, parser.errorStatus);
+      this.#responder.reject(c, parser.errorStatus);
       parser.reset();
       c.flags |= F_CLOSE_AFTER | F_LINGER;
       pos = end;
@@ -724,7 +690,7 @@ export class Server implements HttpServer {
     } else {
       // Only a takeover can read the rest of the body: anything else answers and closes.
       c.takeoverInput = EMPTY;
-      this.#respond(c, answer, isHead, false, parser);
+      this.#responder.respond(c, answer, isHead, false, parser);
       c.flags |= F_CLOSE_AFTER | F_LINGER;
     }
     // The takeover decodes the body from here; the parser is done with this message.
@@ -847,65 +813,6 @@ export class Server implements HttpServer {
     }
   }
 
-  /** Appends a response to the batch; false when it could not be built (a 500 replaced it). */
-  #respond(
-    c: Conn,
-    response: HttpResponse,
-    isHead: boolean,
-    keepAlive: boolean,
-    request: HttpRequest | null,
-  ): boolean {
-    let status: number;
-    let length: number;
-    c.responses++;
-    if (response instanceof FixedResponse) {
-      const bytes = response.bytes(keepAlive);
-      this.#output.append(isHead ? headOnly(bytes) : bytes);
-      if (this.#accessLog === undefined) return true;
-      status = statusOf(bytes);
-      length = bytes.length;
-    } else {
-      let head: Uint8Array;
-      let body: Uint8Array;
-      try {
-        status = response.status ?? 200;
-        const raw = response.body ?? EMPTY;
-        body = typeof raw === "string" ? ENCODER.encode(raw) : raw;
-        if (status < 200 || status === 204 || status === 304) body = EMPTY;
-        head = writeResponseHead(status, response.headers, body.length, keepAlive);
-      } catch (error) {
-        this.#report(error);
-        this.#respond(c, SERVER_ERROR, isHead, false, request);
-        return false;
-      }
-      this.#output.append(head);
-      if (!isHead && body.length > 0) this.#output.append(body);
-      if (this.#accessLog === undefined) return true;
-      length = head.length + body.length;
-    }
-    this.#log(c, request, status, length);
-    return true;
-  }
-
-  #reject(c: Conn, status: number): void {
-    this.#stats.rejected++;
-    this.#rejectedByStatus[status] = (this.#rejectedByStatus[status] ?? 0) + 1;
-    c.responses++;
-    const bytes = errorResponse(status);
-    this.#output.append(bytes);
-    this.#log(c, null, status, bytes.length);
-  }
-
-  #log(c: Conn, request: HttpRequest | null, status: number, length: number): void {
-    const log = this.#accessLog;
-    if (log === undefined) return;
-    try {
-      log(accessLogLine(c.fd, request, status, length));
-    } catch (error) {
-      this.#report(error);
-    }
-  }
-
   #awaitResponse(
     c: Conn,
     promise: Promise<HttpResponse | Takeover>,
@@ -916,7 +823,7 @@ export class Server implements HttpServer {
     this.#table.setDeadline(c, 0);
     this.#stats.pendingHandlers++;
     // The request view dies with this batch: keep what the access log prints.
-    const logged = this.#accessLog === undefined ? null : {
+    const logged = !this.#responder.logging ? null : {
       method: request.method,
       target: request.target,
       version: request.version,
@@ -946,7 +853,7 @@ export class Server implements HttpServer {
       }
       const keep = (c.flags & F_CLOSE_AFTER) === 0 && !this.#draining &&
         response !== SERVER_ERROR;
-      if (!this.#respond(c, response as HttpResponse, isHead, keep, request) || !keep) {
+      if (!this.#responder.respond(c, response as HttpResponse, isHead, keep, request) || !keep) {
         c.flags |= F_CLOSE_AFTER;
       }
       c.state = S_IDLE;
@@ -1108,7 +1015,7 @@ export class Server implements HttpServer {
         return;
       }
       this.#dropTail(c);
-      this.#reject(c, REQUEST_TIMEOUT);
+      this.#responder.reject(c, REQUEST_TIMEOUT);
       c.flags |= F_CLOSE_AFTER | F_LINGER;
       this.#output.flush(c);
       if (c.fd < 0) return;
