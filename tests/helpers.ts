@@ -265,3 +265,30 @@ export async function tempFileIn(dir: string, name: string, bytes: Uint8Array): 
   await Deno.writeFile(path, bytes);
   return path;
 }
+
+/**
+ * An AbortController whose signal records the "abort" listeners added to and removed from it, to
+ * check that an operation takes its listener off the caller's signal when it settles.
+ */
+export function trackedAbortSignal(): {
+  controller: AbortController;
+  signal: AbortSignal;
+  added: unknown[];
+  removed: unknown[];
+} {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const added: unknown[] = [];
+  const removed: unknown[] = [];
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((type: string, fn: EventListener, opts?: unknown) => {
+    if (type === "abort") added.push(fn);
+    add(type, fn, opts as AddEventListenerOptions);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, fn: EventListener) => {
+    if (type === "abort") removed.push(fn);
+    remove(type, fn);
+  }) as typeof signal.removeEventListener;
+  return { controller, signal, added, removed };
+}

@@ -21,7 +21,7 @@ import {
 } from "../mod.ts";
 import { EAGAIN, EINTR } from "../ffi/errno.ts";
 import { withFaults } from "./syscall_faults.ts";
-import { until } from "./helpers.ts";
+import { trackedAbortSignal, until } from "./helpers.ts";
 
 Reactor.default(); // owns its fds for the process lifetime
 
@@ -220,20 +220,7 @@ Deno.test("a waiter served by a release takes its abort listener off the signal"
   await using server = new HoldServer();
   await using pool = poolOf({ maxPerHost: 1 });
   const held = await pool.acquire(server.target);
-  const controller = new AbortController();
-  const signal = controller.signal;
-  const added: unknown[] = [];
-  const removed: unknown[] = [];
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = ((type: string, fn: EventListener, opts?: unknown) => {
-    if (type === "abort") added.push(fn);
-    add(type, fn, opts as AddEventListenerOptions);
-  }) as typeof signal.addEventListener;
-  signal.removeEventListener = ((type: string, fn: EventListener) => {
-    if (type === "abort") removed.push(fn);
-    remove(type, fn);
-  }) as typeof signal.removeEventListener;
+  const { controller, signal, added, removed } = trackedAbortSignal();
   const waiting = pool.acquire(server.target, { signal });
   assert.equal(added.length, 1, "the waiter does not listen to its signal");
   held.release();

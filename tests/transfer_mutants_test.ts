@@ -35,6 +35,7 @@ import {
   tcpPair,
   tempDirOnDemand,
   tempFileIn,
+  trackedAbortSignal,
   until,
 } from "./helpers.ts";
 
@@ -823,20 +824,7 @@ Deno.test("proxy() aborted after both directions ended, before it settled, rejec
 
 Deno.test("proxy() removes its abort listener from the caller's signal when it settles", async () => {
   await using e = await ends();
-  const controller = new AbortController();
-  const signal = controller.signal;
-  const added: unknown[] = [];
-  const removed: unknown[] = [];
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = ((type: string, fn: EventListener, opts?: unknown) => {
-    if (type === "abort") added.push(fn);
-    add(type, fn, opts as AddEventListenerOptions);
-  }) as typeof signal.addEventListener;
-  signal.removeEventListener = ((type: string, fn: EventListener) => {
-    if (type === "abort") removed.push(fn);
-    remove(type, fn);
-  }) as typeof signal.removeEventListener;
+  const { signal, added, removed } = trackedAbortSignal();
   const relay = proxy(e.a, e.b, { signal });
   e.client.closeWrite();
   e.upstream.closeWrite();
