@@ -79,7 +79,6 @@ import type {
   HttpHandler,
   HttpRequest,
   HttpResponse,
-  HttpResponseInit,
   HttpServer,
   HttpServerStats,
   ServeHttpOptions,
