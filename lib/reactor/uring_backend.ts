@@ -207,11 +207,6 @@ export class UringBackend implements Backend {
     return token;
   }
 
-  /** Room for `n` more entries: submits what is queued when the ring is full. */
-  #room(n: number): void {
-    if (this.ring.free < n) this.ring.submit();
-  }
-
   #arm(fd: number): void {
     let interest = this.#interests[fd]!;
     // Receiving serves READABLE: the poll (if any) watches the rest.
@@ -226,7 +221,6 @@ export class UringBackend implements Backend {
     const edge = (interest & Interest.EDGE) !== 0;
     let mask = interestToEpoll(interest) & ~(EPOLLET | EPOLLONESHOT);
     if (edge) mask |= EPOLLET;
-    this.#room(1);
     this.ring.prepPoll(fd, mask, edge, fd, this.#tokens[fd]!);
     this.#state[fd] = edge ? ARMED | MULTISHOT : ARMED;
   }
@@ -316,7 +310,6 @@ export class UringBackend implements Backend {
   #cancelNow(fd: number, token: number): void {
     const tag = RECV_TAG | token;
     for (let tries = 0; tries < REMOVE_TRIES; tries++) {
-      this.#room(1);
       this.ring.prepCancel(fd, tag, fd, -tag);
       const from = this.ring.completionTail();
       this.ring.submit();
@@ -342,7 +335,6 @@ export class UringBackend implements Backend {
   }
 
   #armReceive(fd: number): void {
-    this.#room(1);
     this.ring.prepRecvMultishot(fd, BUFFER_GROUP, fd, RECV_TAG | this.#recvTokens[fd]!);
     this.#recvInflight[fd] = this.#recvInflight[fd]! + 1;
   }
@@ -394,7 +386,6 @@ export class UringBackend implements Backend {
 
   /** A POLL_REMOVE of the poll (fd, token); its own completion is tagged (fd, -token). */
   #prepRemove(fd: number, token: number): void {
-    this.#room(1);
     this.ring.prepPollRemove(fd, token, fd, -token);
   }
 
