@@ -11,6 +11,8 @@ import type { RequestParser } from "./request_parser.ts";
 import type { Takeover } from "./_takeover.ts";
 
 const EMPTY_INPUT = new Uint8Array(0);
+/** Smallest buffer a connection keeps for the unparsed tail of a request. */
+export const MIN_TAIL_BUFFER = 1024;
 
 // Connection states (what the deadline means).
 /** Waiting for (the rest of) a request head: header deadline. */
@@ -74,5 +76,53 @@ export class Conn {
 
   constructor(fd: number) {
     this.fd = fd;
+  }
+}
+
+/** Appends `data[0, n)` to the connection's kept input, growing its buffer (made if none). */
+export function appendTail(c: Conn, data: Uint8Array, n: number): void {
+  let buffer = c.buffer;
+  if (buffer === null) {
+    c.buffer = buffer = new Uint8Array(n < MIN_TAIL_BUFFER ? MIN_TAIL_BUFFER : n);
+    c.length = 0;
+  }
+  const needed = c.length + n;
+  if (needed > buffer.length) {
+    let capacity = buffer.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(buffer.subarray(0, c.length));
+    c.buffer = buffer = grown;
+  }
+  buffer.set(n === data.length ? data : data.subarray(0, n), c.length);
+  c.length = needed;
+}
+
+/** Changes what the connection's registration waits for (no syscall when it is unchanged). */
+export function setInterest(c: Conn, interest: number): void {
+  const registration = c.registration!;
+  if (registration.interest !== interest) registration.modify(interest);
+}
+
+/** Every response appended so far has been written: tells whoever waits for that. */
+export function notifyWritten(c: Conn): void {
+  c.written = c.responses;
+  const waiting = c.onWritten;
+  if (waiting === null) return;
+  c.onWritten = null;
+  let keep: ((ok: boolean) => boolean)[] | null = null;
+  for (const done of waiting) if (!done(true)) (keep ??= []).push(done);
+  if (keep !== null) (c.onWritten ??= []).push(...keep);
+}
+
+/** Tells the connection's `onGone` (once) that the client went away; `report` gets its error. */
+export function tellGone(c: Conn, report: (error: unknown) => void): void {
+  const onGone = c.onGone;
+  if (onGone === null) return;
+  c.onGone = null;
+  try {
+    onGone.gone();
+  } catch (error) {
+    report(error);
   }
 }

@@ -41,12 +41,10 @@
  * @module
  */
 
-import { MSG_PEEK, SHUT_WR } from "../../ffi/constants.ts";
-import { EAGAIN, EINTR } from "../../ffi/errno.ts";
-import { sysClose, sysRecv, sysShutdown } from "../../ffi/libc.ts";
+import { SHUT_WR } from "../../ffi/constants.ts";
+import { sysClose, sysShutdown } from "../../ffi/libc.ts";
 import type { SocketAddress } from "../net/address.ts";
-import { detachStream, TcpStream } from "../net/stream.ts";
-import { Interest, Ready } from "../reactor/interest.ts";
+import { Interest } from "../reactor/interest.ts";
 import { Reactor } from "../reactor/reactor.ts";
 import type { Registration } from "../reactor/registration.ts";
 import { setOption } from "../net/options.ts";
@@ -61,14 +59,19 @@ import {
   F_CONTINUE_SENT,
   F_EOF,
   F_LINGER,
+  MIN_TAIL_BUFFER,
+  notifyWritten,
   S_BODY,
   S_HANDLER,
   S_HEAD,
   S_IDLE,
   S_LINGER,
-  S_TAKEN,
+  setInterest,
+  tellGone,
 } from "./_connection.ts";
-import { isTakeover, TAKEOVER, type Takeover } from "./_takeover.ts";
+import { Reader } from "./_reader.ts";
+import { isTakeover, type Takeover } from "./_takeover.ts";
+import { Takeovers } from "./_takeovers.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import { OutputBatch } from "./_output_batch.ts";
 import { checkTimeout, resolveServeOptions } from "./_server_options.ts";
@@ -85,17 +88,10 @@ import type {
   ShutdownOptions,
 } from "./server_types.ts";
 
-const READ_BUFFER_SIZE = 64 * 1024;
-/** Reads per wake-up for one connection (fairness: libuv reads at most 32 times). */
-const READS_PER_WAKE = 16;
 /** Loopback only unless asked: a development server should not be reachable from the network. */
 const DEFAULT_HOSTNAME = "127.0.0.1";
 /** Free parsers kept for connections that stop mid-request. */
 const PARSER_POOL_SIZE = 64;
-/** Smallest buffer a connection keeps for the unparsed tail of a request. */
-const MIN_TAIL_BUFFER = 1024;
-/** Input kept while a connection is not reading, past which receiving pauses. */
-const PAUSE_RECEIVING_AT = READ_BUFFER_SIZE;
 const REQUEST_TIMEOUT = 408;
 
 function isPromise(value: unknown): value is Promise<HttpResponse | Takeover> {
@@ -121,9 +117,6 @@ export interface CoreHooks {
   ): CoreAnswer;
 }
 
-/** A peeked byte: whether a connection that is not being read has data or an EOF waiting. */
-const PEEK = new Uint8Array(1);
-
 export class Server implements HttpServer {
   readonly addr: SocketAddress;
   readonly finished: Promise<void>;
@@ -148,7 +141,8 @@ export class Server implements HttpServer {
   #table: ConnectionTable;
   #parser: RequestParser;
   #parsers: RequestParser[] = [];
-  #readBuffer = new Uint8Array(READ_BUFFER_SIZE);
+  #reader: Reader;
+  #takeovers: Takeovers;
 
   /** The responses of the batch being served, written with one send or writev. */
   #output: OutputBatch;
@@ -185,6 +179,35 @@ export class Server implements HttpServer {
     this.#output = new OutputBatch((c, reset) => this.#close(c, reset));
     this.#responder = new Responder(this.#output, settings.accessLog, (e) => this.#report(e));
     this.#reactor = options.reactor ?? Reactor.default();
+    const table = this.#table;
+    this.#reader = new Reader({
+      conn: (registration) => {
+        const c = table.get(registration.fd);
+        return c !== undefined && c.registration === registration ? c : undefined;
+      },
+      serve: (c, buf, end) => this.#serve(c, buf, end),
+      writePending: (c) => this.#writePending(c),
+      close: (c, reset) => this.#close(c, reset),
+      report: this.#report,
+    });
+    // deno-lint-ignore no-this-alias
+    const server = this;
+    this.#takeovers = new Takeovers({
+      reactor: this.#reactor,
+      table,
+      get refd() {
+        return server.#refd;
+      },
+      get draining() {
+        return server.#draining;
+      },
+      register: (fd) => this.#register(fd),
+      resume: (c) => this.#resume(c),
+      dropTail: (c) => this.#dropTail(c),
+      close: (c, reset) => this.#close(c, reset),
+      forget: (c, fd) => this.#forget(c, fd),
+      report: this.#report,
+    });
     this.#acceptor = new Acceptor({
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? 0,
@@ -293,13 +316,13 @@ export class Server implements HttpServer {
     this.#resolveFinished();
   }
 
-  #report(error: unknown): void {
+  #report = (error: unknown): void => {
     try {
       this.#onError(error);
     } catch {
       // A reporter that throws must not take the server down.
     }
-  }
+  };
 
   // -------------------------------------------------------------------------------------------
   // Accepting (the acceptor calls this for each new descriptor)
@@ -314,10 +337,7 @@ export class Server implements HttpServer {
     }
     const c = new Conn(fd);
     try {
-      c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady, {
-        ref: this.#refd,
-        onData: this.#onConnData,
-      });
+      c.registration = this.#register(fd);
     } catch (error) {
       sysClose(fd);
       this.#report(error);
@@ -330,177 +350,13 @@ export class Server implements HttpServer {
     this.#table.setDeadline(c, this.#table.after(this.#headerTimeoutMs));
   }
 
-  // -------------------------------------------------------------------------------------------
-  // Readiness
-
-  #onConnReady = (ready: number, registration: Registration): void => {
-    const c = this.#table.get(registration.fd);
-    if (c === undefined || c.registration !== registration) return;
-    try {
-      if (c.output !== null) {
-        // Reading is paused while output waits: only writability (or an error) matters.
-        if (ready & (Ready.WRITABLE | Ready.WRITE_CLOSED | Ready.ERROR)) this.#writePending(c);
-      } else if (c.state === S_HANDLER) {
-        this.#whileHandling(c, ready);
-      } else if (c.state === S_LINGER) {
-        this.#drainLinger(c);
-      } else {
-        this.#read(c);
-      }
-    } catch (error) {
-      this.#report(error);
-      this.#close(c, true);
-    }
-  };
-
-  /**
-   * Data received by the reactor itself (io_uring: a multishot recv into provided buffers),
-   * in place of READABLE readiness and #read's recv. While the connection is not reading (a
-   * handler runs, output waits, a takeover starts), what arrives is kept as the tail, as the
-   * kernel would keep it; past {@linkcode PAUSE_RECEIVING_AT} receiving pauses.
-   */
-  #onConnData = (data: Uint8Array<ArrayBuffer>, n: number, registration: Registration): void => {
-    const c = this.#table.get(registration.fd);
-    if (c === undefined || c.registration !== registration) return;
-    try {
-      if (n <= 0) {
-        this.#receivedEnd(c, n);
-      } else if (c.state === S_LINGER) {
-        // Discarded until the client closes.
-      } else if (c.output !== null || c.state === S_HANDLER || c.takeover !== null) {
-        if (c.buffer === null) {
-          c.buffer = new Uint8Array(n < MIN_TAIL_BUFFER ? MIN_TAIL_BUFFER : n);
-          c.length = 0;
-        }
-        this.#appendTail(c, data, n);
-        if (c.length >= PAUSE_RECEIVING_AT) {
-          this.#setInterest(c, registration.interest & ~Interest.READABLE);
-        }
-      } else if (c.buffer === null) {
-        this.#serve(c, data, n);
-      } else {
-        this.#appendTail(c, data, n);
-        this.#serve(c, c.buffer!, c.length);
-      }
-    } catch (error) {
-      this.#report(error);
-      this.#close(c, true);
-    }
-  };
-
-  /** A receive ended: EOF (0) or an error (-errno). */
-  #receivedEnd(c: Conn, n: number): void {
-    if (n < 0 || c.state === S_LINGER) {
-      this.#close(c, n < 0);
-      return;
-    }
-    if (c.state === S_HANDLER && c.length === 0 && c.output === null) {
-      // As #whileHandling: the handler is told; the answer still goes out, then the close.
-      c.flags |= F_EOF | F_CLOSE_AFTER;
-      this.#tellGone(c);
-    } else if (c.output !== null || c.state === S_HANDLER || c.takeover !== null) {
-      c.flags |= F_EOF; // what came before is answered first, then the connection closes
-    } else {
-      this.#onEof(c);
-    }
-  }
-
-  /**
-   * Readiness while a handler runs. Errors and hang-ups (always reported): the client is gone.
-   * Readable: the connection stays polled for reading while a handler runs (no epoll_ctl per
-   * request); the first event tells an EOF (the client went away: its handler is told) from
-   * pipelined input, which waits unpolled until the handler is done.
-   */
-  #whileHandling(c: Conn, ready: number): void {
-    if (ready & (Ready.ERROR | Ready.WRITE_CLOSED)) {
-      this.#close(c, true);
-      return;
-    }
-    if ((ready & Ready.READABLE) === 0) return;
-    const n = sysRecv(c.fd, PEEK, MSG_PEEK);
-    if (n === -EAGAIN || n === -EINTR) return;
-    if (n < 0) {
-      this.#close(c, true);
-      return;
-    }
-    if (n === 0 && c.length === 0) {
-      // The client finished sending (FIN) with nothing pipelined: its handler is told, as
-      // Deno.serve aborts `request.signal`, but a half-closed client may still read: the answer
-      // still goes out, then the connection closes. (With requests pipelined before the FIN,
-      // they are answered first and the EOF is read after them.)
-      c.flags |= F_EOF | F_CLOSE_AFTER;
-      this.#tellGone(c);
-    }
-    this.#setInterest(c, 0);
-  }
-
-  #tellGone(c: Conn): void {
-    const onGone = c.onGone;
-    if (onGone === null) return;
-    c.onGone = null;
-    try {
-      onGone.gone();
-    } catch (error) {
-      this.#report(error);
-    }
-  }
-
-  #read(c: Conn): void {
-    const buf = this.#readBuffer;
-    for (let i = 0; i < READS_PER_WAKE; i++) {
-      const n = sysRecv(c.fd, buf, 0);
-      if (n > 0) {
-        if (c.buffer === null) {
-          this.#serve(c, buf, n);
-        } else {
-          this.#appendTail(c, buf, n);
-          this.#serve(c, c.buffer!, c.length);
-        }
-        // Stop when the socket is drained (level-triggered: more is reported again), or the
-        // connection stopped reading.
-        if (n < buf.length || c.fd < 0 || c.output !== null || c.state >= S_HANDLER) return;
-        continue;
-      }
-      if (n === 0) {
-        this.#onEof(c);
-        return;
-      }
-      if (n === -EAGAIN) return;
-      if (n === -EINTR) continue;
-      this.#close(c, true);
-      return;
-    }
-  }
-
-  #appendTail(c: Conn, data: Uint8Array, n: number): void {
-    let buffer = c.buffer!;
-    const needed = c.length + n;
-    if (needed > buffer.length) {
-      let capacity = buffer.length * 2;
-      while (capacity < needed) capacity *= 2;
-      const grown = new Uint8Array(capacity);
-      grown.set(buffer.subarray(0, c.length));
-      c.buffer = buffer = grown;
-    }
-    buffer.set(n === data.length ? data : data.subarray(0, n), c.length);
-    c.length = needed;
-  }
-
-  #onEof(c: Conn): void {
-    c.flags |= F_EOF;
-    // Complete requests were all answered; a partial one can never complete.
-    this.#close(c);
-  }
-
-  #drainLinger(c: Conn): void {
-    const buf = this.#readBuffer;
-    for (let i = 0; i < READS_PER_WAKE; i++) {
-      const n = sysRecv(c.fd, buf, 0);
-      if (n === -EAGAIN) return;
-      if (n === -EINTR || n > 0) continue;
-      this.#close(c); // EOF or an error: the client has what we sent
-      return;
-    }
+  /** Registers a connection's descriptor for reading: readiness or received data (io_uring). */
+  #register(fd: number): Registration {
+    const reader = this.#reader;
+    return this.#reactor.register(fd, Interest.READABLE, reader.onReady, {
+      ref: this.#refd,
+      onData: reader.onData,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -589,15 +445,15 @@ export class Server implements HttpServer {
 
     this.#output.flush(c);
     if (c.fd < 0) return;
-    if (c.output === null) this.#flushed(c);
+    if (c.output === null) notifyWritten(c);
 
     if ((c.flags & F_CLOSE_AFTER) !== 0) {
       // Never leave the shared parser in the middle of a message.
       if (incomplete && c.parser === null) parser.reset();
       this.#dropTail(c);
-      if (c.takeover !== null) this.#beginTakeover(c);
-      else if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
-      else if (c.state === S_HANDLER) this.#setInterest(c, 0);
+      if (c.takeover !== null) this.#takeovers.begin(c);
+      else if (c.output !== null) setInterest(c, Interest.WRITABLE);
+      else if (c.state === S_HANDLER) setInterest(c, 0);
       else this.#closeAfterReply(c);
       return;
     }
@@ -621,16 +477,16 @@ export class Server implements HttpServer {
     }
 
     if (c.takeover !== null) {
-      this.#beginTakeover(c);
+      this.#takeovers.begin(c);
       return;
     }
     if (c.state === S_HANDLER) {
       // Still polled for reading (see #whileHandling): no epoll_ctl while a handler runs.
-      if (c.output !== null) this.#setInterest(c, Interest.WRITABLE);
+      if (c.output !== null) setInterest(c, Interest.WRITABLE);
       return;
     }
     if (c.output !== null) {
-      this.#setInterest(c, Interest.WRITABLE);
+      setInterest(c, Interest.WRITABLE);
       this.#table.setDeadline(c, this.#table.after(this.#idleTimeoutMs));
       return;
     }
@@ -696,111 +552,6 @@ export class Server implements HttpServer {
     parser.reset();
   }
 
-  /**
-   * Hands the connection to `c.takeover` as a TcpStream, once earlier output has left. The
-   * descriptor is deregistered here; the takeover's answer decides whether it comes back.
-   */
-  #beginTakeover(c: Conn): void {
-    if (c.output !== null) {
-      // Earlier responses first: #writePending starts the takeover once they are out.
-      c.state = S_HANDLER;
-      this.#setInterest(c, Interest.WRITABLE);
-      return;
-    }
-    // What the reactor received and not yet handed over is kept first (io_uring).
-    c.registration?.drainReceived();
-    const takeover = c.takeover!;
-    let input = c.takeoverInput;
-    if ((c.flags & F_BODY_TAKEOVER) !== 0 && c.length > 0) {
-      // Received while the takeover was pending: more of the body it reads (other takeovers
-      // leave the input kept for the requests after them).
-      const joined = new Uint8Array(input.length + c.length);
-      joined.set(input);
-      joined.set(c.buffer!.subarray(0, c.length), input.length);
-      input = joined;
-      this.#dropTail(c);
-    }
-    c.takeover = null;
-    c.takeoverInput = EMPTY;
-    c.flags &= ~F_BODY_TAKEOVER;
-    c.registration?.deregister();
-    c.registration = null;
-    c.state = S_TAKEN;
-    this.#table.setDeadline(c, 0);
-    const stream = new TcpStream(c.fd, this.#reactor);
-    if (!this.#refd) stream.unref();
-    c.stream = stream;
-    let done: Promise<Uint8Array | null | undefined>;
-    try {
-      done = takeover[TAKEOVER](stream, input);
-    } catch (error) {
-      done = Promise.reject(error);
-    }
-    done.then(
-      (rest) => this.#takeoverDone(c, stream, rest),
-      (error) => {
-        this.#report(error);
-        if (c.stream === stream) this.#close(c, true);
-      },
-    );
-  }
-
-  /** The takeover is over: take the descriptor back for the next requests, or forget it. */
-  #takeoverDone(c: Conn, stream: TcpStream, rest: Uint8Array | null | undefined): void {
-    if (c.stream !== stream) return; // the server closed it meanwhile (shutdown timeout)
-    if (rest === null) {
-      // The exchange failed (its response was not all written).
-      this.#close(c, true);
-      return;
-    }
-    c.responses++;
-    this.#flushed(c);
-    if (rest === undefined || stream.closed) {
-      // The takeover closed the stream or handed it on (an upgrade): no longer ours.
-      c.stream = null;
-      this.#forget(c, c.fd);
-      return;
-    }
-    if ((c.flags & F_CLOSE_AFTER) !== 0 || this.#draining) {
-      this.#close(c);
-      return;
-    }
-    c.stream = null;
-    const fd = detachStream(stream);
-    try {
-      c.registration = this.#reactor.register(fd, Interest.READABLE, this.#onConnReady, {
-        ref: this.#refd,
-        onData: this.#onConnData,
-      });
-    } catch (error) {
-      this.#report(error);
-      sysClose(fd);
-      this.#forget(c, fd);
-      return;
-    }
-    c.state = S_IDLE;
-    if (rest.length > 0) {
-      // After any input kept from before the takeover.
-      if (c.buffer === null) {
-        c.buffer = new Uint8Array(Math.max(rest.length, MIN_TAIL_BUFFER));
-        c.length = 0;
-      }
-      this.#appendTail(c, rest, rest.length);
-    }
-    this.#resume(c);
-  }
-
-  /** Every response appended so far has been written: tell whoever waits for that. */
-  #flushed(c: Conn): void {
-    c.written = c.responses;
-    const waiting = c.onWritten;
-    if (waiting === null) return;
-    c.onWritten = null;
-    let keep: ((ok: boolean) => boolean)[] | null = null;
-    for (const done of waiting) if (!done(true)) (keep ??= []).push(done);
-    if (keep !== null) (c.onWritten ??= []).push(...keep);
-  }
-
   #dropTail(c: Conn): void {
     c.buffer = null;
     c.length = 0;
@@ -847,7 +598,7 @@ export class Server implements HttpServer {
     try {
       if (this.#hooks !== undefined && isTakeover(response)) {
         c.takeover = response;
-        this.#beginTakeover(c);
+        this.#takeovers.begin(c);
         return;
       }
       const keep = (c.flags & F_CLOSE_AFTER) === 0 && !this.#draining &&
@@ -858,15 +609,15 @@ export class Server implements HttpServer {
       c.state = S_IDLE;
       this.#output.flush(c);
       if (c.fd < 0) return;
-      if (c.output === null) this.#flushed(c);
+      if (c.output === null) notifyWritten(c);
       if ((c.flags & F_CLOSE_AFTER) !== 0) {
         this.#dropTail(c);
         if (c.output === null) this.#closeAfterReply(c);
-        else this.#setInterest(c, Interest.WRITABLE);
+        else setInterest(c, Interest.WRITABLE);
         return;
       }
       if (c.output !== null) {
-        this.#setInterest(c, Interest.WRITABLE);
+        setInterest(c, Interest.WRITABLE);
         this.#table.setDeadline(c, this.#table.after(this.#idleTimeoutMs));
         return;
       }
@@ -879,7 +630,7 @@ export class Server implements HttpServer {
 
   /** Reading again after output drained or a handler finished: serve what was held back. */
   #resume(c: Conn): void {
-    this.#setInterest(c, Interest.READABLE);
+    setInterest(c, Interest.READABLE);
     if (c.length > 0) {
       this.#serve(c, c.buffer!, c.length);
     } else if (this.#draining || (c.flags & F_EOF) !== 0) {
@@ -888,11 +639,6 @@ export class Server implements HttpServer {
       c.state = S_IDLE;
       this.#table.setDeadline(c, this.#table.after(this.#idleTimeoutMs));
     }
-  }
-
-  #setInterest(c: Conn, interest: number): void {
-    const registration = c.registration!;
-    if (registration.interest !== interest) registration.modify(interest);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -912,13 +658,13 @@ export class Server implements HttpServer {
     }
     c.output = null;
     c.outputOffset = 0;
-    this.#flushed(c);
+    notifyWritten(c);
     if (c.takeover !== null) {
-      this.#beginTakeover(c);
+      this.#takeovers.begin(c);
       return;
     }
     if (c.state === S_HANDLER) {
-      this.#setInterest(c, 0); // its answer comes later
+      setInterest(c, 0); // its answer comes later
       return;
     }
     if ((c.flags & F_CLOSE_AFTER) !== 0) {
@@ -946,7 +692,7 @@ export class Server implements HttpServer {
     this.#dropTail(c);
     c.state = S_LINGER;
     this.#table.setDeadline(c, this.#table.now + this.#lingerMs);
-    this.#setInterest(c, Interest.READABLE);
+    setInterest(c, Interest.READABLE);
   }
 
   #close(c: Conn, reset = false): void {
@@ -973,7 +719,7 @@ export class Server implements HttpServer {
     this.#dropTail(c);
     c.output = null;
     c.takeover = null;
-    this.#tellGone(c);
+    tellGone(c, this.#report);
     const waiting = c.onWritten;
     if (waiting !== null) {
       c.onWritten = null;
@@ -1019,7 +765,7 @@ export class Server implements HttpServer {
       this.#output.flush(c);
       if (c.fd < 0) return;
       if (c.output === null) this.#closeAfterReply(c);
-      else this.#setInterest(c, Interest.WRITABLE);
+      else setInterest(c, Interest.WRITABLE);
     }
   }
 }
