@@ -62,6 +62,7 @@ export {
   type ReadyCallback,
   type RegisterOptions,
   Registration,
+  type SentCallback,
 } from "./lib/reactor/mod.ts";
 export {
   BUDGET_UNIT_BYTES,

@@ -54,6 +54,8 @@ export const IPV6_V6ONLY = 26;
 /** send/recv flags. */
 export const MSG_PEEK = 0x2;
 export const MSG_DONTWAIT = 0x40;
+/** send(2) on io_uring: keep sending until all is sent (a short send is retried by the kernel). */
+export const MSG_WAITALL = 0x100;
 export const MSG_NOSIGNAL = 0x4000;
 
 /** shutdown() directions. */

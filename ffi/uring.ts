@@ -84,6 +84,8 @@ export const IORING_OP_NOP = 0;
 export const IORING_OP_POLL_ADD = 6;
 /** Remove a poll request by its user_data. */
 export const IORING_OP_POLL_REMOVE = 7;
+/** Send on a socket (send(2)). */
+export const IORING_OP_SEND = 26;
 /** Receive on a socket (recv(2)). */
 export const IORING_OP_RECV = 27;
 /** Cancel requests by their user_data. */
@@ -421,6 +423,30 @@ export class Ring {
     this.#push();
   }
 
+  /**
+   * A SEND on `fd` of `length` bytes at `address` (memory that must stay put until the
+   * completion) with send(2)'s `flags`, tagged (`tagLo`, `tagHi`).
+   */
+  prepSend(
+    fd: number,
+    address: number,
+    length: number,
+    flags: number,
+    tagLo: number,
+    tagHi: number,
+  ): void {
+    const s = this.#begin();
+    s[0] = IORING_OP_SEND;
+    s[1] = fd;
+    s[4] = address % 0x100000000; // below 2^53: exact as a number
+    s[5] = Math.floor(address / 0x100000000);
+    s[6] = length;
+    s[7] = flags;
+    s[8] = tagLo;
+    s[9] = tagHi;
+    this.#push();
+  }
+
   /** A NOP tagged (`tagLo`, `tagHi`). */
   prepNop(tagLo: number, tagHi: number): void {
     const s = this.#begin();
@@ -657,5 +683,78 @@ export class BufferRing {
     this.#closed = true;
     sysMunmap(this.#memory, this.#memoryBytes);
     sysMunmap(this.#ring, this.#ringBytes);
+  }
+}
+
+/**
+ * Send buffers: `count` buffers of `size` bytes in one anonymous mapping, so that what a SEND on
+ * the ring reads stays put until its completion, whatever JS does with its own memory meanwhile.
+ * Pages are touched only when used. {@linkcode SendBuffers.take} lends one (or answers -1),
+ * {@linkcode SendBuffers.release} takes it back.
+ */
+export class SendBuffers {
+  readonly count: number;
+  readonly size: number;
+  #memory: Deno.PointerObject;
+  #base: number;
+  #views: Uint8Array<ArrayBuffer>[] = [];
+  /** Free ids, a stack: the most recently used (warm) buffer goes out first. */
+  #free: Int32Array;
+  #freeCount: number;
+  #closed = false;
+
+  private constructor(count: number, size: number, memory: Deno.PointerObject) {
+    this.count = count;
+    this.size = size;
+    this.#memory = memory;
+    this.#base = Number(Deno.UnsafePointer.value(memory));
+    const all = Deno.UnsafePointerView.getArrayBuffer(memory, count * size);
+    this.#free = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      this.#views.push(new Uint8Array(all, i * size, size));
+      this.#free[i] = count - 1 - i;
+    }
+    this.#freeCount = count;
+  }
+
+  /** Maps `count` buffers of `size` bytes; throws {@linkcode RingUnavailable} when mmap fails. */
+  static open(count: number, size: number): SendBuffers {
+    const memory = sysMmapAnonymous(count * size);
+    if (typeof memory === "number") {
+      throw new RingUnavailable(`mmap of send buffers: errno ${-memory}`, -memory);
+    }
+    return new SendBuffers(count, size, memory);
+  }
+
+  /** Buffers not lent. */
+  get free(): number {
+    return this.#freeCount;
+  }
+
+  /** Lends a buffer: its id, or -1 when every buffer is lent. */
+  take(): number {
+    return this.#freeCount === 0 ? -1 : this.#free[--this.#freeCount]!;
+  }
+
+  /** Takes buffer `id` back. */
+  release(id: number): void {
+    this.#free[this.#freeCount++] = id;
+  }
+
+  /** Buffer `id`'s memory. */
+  view(id: number): Uint8Array<ArrayBuffer> {
+    return this.#views[id]!;
+  }
+
+  /** Buffer `id`'s address, for an SQE. */
+  address(id: number): number {
+    return this.#base + id * this.size;
+  }
+
+  /** Unmaps the memory (once the ring that sent from it is closed). */
+  unmap(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    sysMunmap(this.#memory, this.count * this.size);
   }
 }

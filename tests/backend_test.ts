@@ -34,6 +34,7 @@ Deno.test("backend: the option picks the backend, and backendInfo() says who ask
     requested: "epoll",
     requestedBy: "option",
     receives: false,
+    sends: false,
   });
   await using uring = new Reactor({ backend: "uring" });
   assert.equal(uring.backendInfo().requested, "uring");

@@ -6,6 +6,7 @@
  */
 
 import type { TcpStream } from "../net/stream.ts";
+import { Interest } from "../reactor/interest.ts";
 import type { Registration } from "../reactor/mod.ts";
 import type { RequestParser } from "./request_parser.ts";
 import type { Takeover } from "./_takeover.ts";
@@ -56,6 +57,11 @@ export class Conn {
   /** Output not yet written, from `outputOffset`. */
   output: Uint8Array<ArrayBuffer> | null = null;
   outputOffset = 0;
+  /**
+   * A send on the ring is in flight (io_uring): the connection goes on reading, but more output
+   * waits behind it, in `output`, until its end.
+   */
+  sending = false;
   /** While a takeover runs: the stream that owns the descriptor. */
   stream: TcpStream | null = null;
   /** A takeover waiting for earlier output to drain. */
@@ -102,6 +108,14 @@ export function appendTail(c: Conn, data: Uint8Array, n: number): void {
 export function setInterest(c: Conn, interest: number): void {
   const registration = c.registration!;
   if (registration.interest !== interest) registration.modify(interest);
+}
+
+/**
+ * Output waits: for writability, or, behind a send on the ring, for that send's end (then
+ * nothing is polled); reading stops meanwhile.
+ */
+export function waitToWrite(c: Conn): void {
+  setInterest(c, c.sending ? 0 : Interest.WRITABLE);
 }
 
 /** Every response appended so far has been written: tells whoever waits for that. */

@@ -9,7 +9,7 @@
  */
 
 import { sendSome, WritevCursor } from "../net/write.ts";
-import type { Conn } from "./_connection.ts";
+import { type Conn, F_CLOSE_AFTER } from "./_connection.ts";
 
 /** The batch buffer small responses are copied into. */
 const BATCH_BUFFER_SIZE = 64 * 1024;
@@ -80,13 +80,13 @@ export class OutputBatch {
     if (total === 0) return;
     let written: number;
     const single = this.#single;
-    if (c.output !== null) {
+    if (c.output !== null || c.sending) {
       // Earlier output still waits for the client: queue behind it, never around it.
       written = 0;
     } else if (single !== null) {
-      written = sendSome(c.fd, single as Uint8Array<ArrayBuffer>);
+      written = this.#send(c, single as Uint8Array<ArrayBuffer>);
     } else if (this.#segments.length === 0) {
-      written = sendSome(c.fd, this.#batch.subarray(0, this.#batchLength));
+      written = this.#send(c, this.#batch.subarray(0, this.#batchLength));
     } else {
       if (this.#batchLength > this.#batchRegionStart) {
         this.#segments.push(this.#batch.subarray(this.#batchRegionStart, this.#batchLength));
@@ -102,6 +102,24 @@ export class OutputBatch {
     this.#batchRegionStart = 0;
     this.#batchTotal = 0;
     if (written < 0) this.#close(c, true);
+  }
+
+  /**
+   * One contiguous batch: on the ring where the registration sends (io_uring; copied, so the
+   * batch buffer is free again at once; its end comes to the server's `onSent`), else send(2).
+   * A connection that closes or is taken over after this batch writes it with send(2), so that
+   * the close or the takeover follows it at once.
+   */
+  #send(c: Conn, bytes: Uint8Array<ArrayBuffer>): number {
+    const registration = c.registration;
+    if (
+      registration !== null && registration.sending && c.takeover === null &&
+      (c.flags & F_CLOSE_AFTER) === 0 && registration.send(bytes)
+    ) {
+      c.sending = true;
+      return bytes.length;
+    }
+    return sendSome(c.fd, bytes);
   }
 
   /** Copies the unwritten part of the batch (from byte `written`) into the connection. */

@@ -9,7 +9,6 @@
 
 import { sysClose } from "../../ffi/libc.ts";
 import { detachStream, TcpStream } from "../net/stream.ts";
-import { Interest } from "../reactor/interest.ts";
 import type { Reactor } from "../reactor/reactor.ts";
 import type { Registration } from "../reactor/registration.ts";
 import { EMPTY } from "./_bytes.ts";
@@ -22,7 +21,7 @@ import {
   S_HANDLER,
   S_IDLE,
   S_TAKEN,
-  setInterest,
+  waitToWrite,
 } from "./_connection.ts";
 import type { ConnectionTable } from "./_connection_table.ts";
 import { TAKEOVER } from "./_takeover.ts";
@@ -61,10 +60,10 @@ export class Takeovers {
    */
   begin(c: Conn): void {
     const host = this.#host;
-    if (c.output !== null) {
+    if (c.output !== null || c.sending) {
       // Earlier responses first: the server's writing starts the takeover once they are out.
       c.state = S_HANDLER;
-      setInterest(c, Interest.WRITABLE);
+      waitToWrite(c);
       return;
     }
     // What the reactor received and not yet handed over is kept first (io_uring).

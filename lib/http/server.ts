@@ -68,6 +68,7 @@ import {
   S_LINGER,
   setInterest,
   tellGone,
+  waitToWrite,
 } from "./_connection.ts";
 import { Reader } from "./_reader.ts";
 import { isTakeover, type Takeover } from "./_takeover.ts";
@@ -356,6 +357,7 @@ export class Server implements HttpServer {
     return this.#reactor.register(fd, Interest.READABLE, reader.onReady, {
       ref: this.#refd,
       onData: reader.onData,
+      onSent: this.#onSent,
     });
   }
 
@@ -445,14 +447,14 @@ export class Server implements HttpServer {
 
     this.#output.flush(c);
     if (c.fd < 0) return;
-    if (c.output === null) notifyWritten(c);
+    if (c.output === null && !c.sending) notifyWritten(c);
 
     if ((c.flags & F_CLOSE_AFTER) !== 0) {
       // Never leave the shared parser in the middle of a message.
       if (incomplete && c.parser === null) parser.reset();
       this.#dropTail(c);
       if (c.takeover !== null) this.#takeovers.begin(c);
-      else if (c.output !== null) setInterest(c, Interest.WRITABLE);
+      else if (c.output !== null) waitToWrite(c);
       else if (c.state === S_HANDLER) setInterest(c, 0);
       else this.#closeAfterReply(c);
       return;
@@ -482,11 +484,11 @@ export class Server implements HttpServer {
     }
     if (c.state === S_HANDLER) {
       // Still polled for reading (see #whileHandling): no epoll_ctl while a handler runs.
-      if (c.output !== null) setInterest(c, Interest.WRITABLE);
+      if (c.output !== null) waitToWrite(c);
       return;
     }
     if (c.output !== null) {
-      setInterest(c, Interest.WRITABLE);
+      waitToWrite(c);
       this.#table.setDeadline(c, this.#table.after(this.#idleTimeoutMs));
       return;
     }
@@ -609,15 +611,15 @@ export class Server implements HttpServer {
       c.state = S_IDLE;
       this.#output.flush(c);
       if (c.fd < 0) return;
-      if (c.output === null) notifyWritten(c);
+      if (c.output === null && !c.sending) notifyWritten(c);
       if ((c.flags & F_CLOSE_AFTER) !== 0) {
         this.#dropTail(c);
         if (c.output === null) this.#closeAfterReply(c);
-        else setInterest(c, Interest.WRITABLE);
+        else waitToWrite(c);
         return;
       }
       if (c.output !== null) {
-        setInterest(c, Interest.WRITABLE);
+        waitToWrite(c);
         this.#table.setDeadline(c, this.#table.after(this.#idleTimeoutMs));
         return;
       }
@@ -645,6 +647,7 @@ export class Server implements HttpServer {
   // Writing
 
   #writePending(c: Conn): void {
+    if (c.sending) return; // behind a send on the ring: its end writes the rest
     const output = c.output!;
     const r = sendSome(c.fd, c.outputOffset === 0 ? output : output.subarray(c.outputOffset));
     if (r < 0) {
@@ -674,6 +677,33 @@ export class Server implements HttpServer {
     this.#resume(c);
   }
 
+  /**
+   * A send on the ring ended (io_uring: the batch's output went with {@linkcode Registration.send}
+   * instead of send(2)). Output queued behind it goes now; what waited for it proceeds.
+   */
+  #onSent = (result: number, registration: Registration): void => {
+    const c = this.#table.get(registration.fd);
+    if (c === undefined || c.registration !== registration) return;
+    c.sending = false;
+    try {
+      if (result < 0) {
+        this.#close(c, true);
+        return;
+      }
+      if (c.output !== null) {
+        setInterest(c, Interest.WRITABLE);
+        this.#writePending(c);
+        return;
+      }
+      notifyWritten(c);
+      if (c.takeover !== null) this.#takeovers.begin(c);
+      else if (c.state !== S_HANDLER && (c.flags & F_CLOSE_AFTER) !== 0) this.#closeAfterReply(c);
+    } catch (error) {
+      this.#report(error);
+      this.#close(c, true);
+    }
+  };
+
   // -------------------------------------------------------------------------------------------
   // Closing
 
@@ -684,6 +714,10 @@ export class Server implements HttpServer {
    * client closes or `lingerMs` passes (Go's closeWriteAndWait, nginx's lingering close).
    */
   #closeAfterReply(c: Conn): void {
+    if (c.sending) {
+      setInterest(c, 0); // after the send on the ring: its end comes back here
+      return;
+    }
     if ((c.flags & F_LINGER) === 0 || (c.flags & F_EOF) !== 0 || this.#lingerMs === 0) {
       this.#close(c);
       return;
@@ -718,6 +752,7 @@ export class Server implements HttpServer {
     this.#table.remove(c, fd);
     this.#dropTail(c);
     c.output = null;
+    c.sending = false;
     c.takeover = null;
     tellGone(c, this.#report);
     const waiting = c.onWritten;
@@ -765,7 +800,7 @@ export class Server implements HttpServer {
       this.#output.flush(c);
       if (c.fd < 0) return;
       if (c.output === null) this.#closeAfterReply(c);
-      else setInterest(c, Interest.WRITABLE);
+      else waitToWrite(c);
     }
   }
 }

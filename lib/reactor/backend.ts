@@ -27,6 +27,12 @@ import { interestToEpoll, readinessFromEpoll } from "./interest.ts";
  */
 export const RECEIVED = 1 << 30;
 
+/**
+ * The `eventReady` of a send completion (not a {@linkcode Ready} flag): `eventResult(i)` is the
+ * number of bytes sent (all of them) or -errno.
+ */
+export const SENT = 1 << 29;
+
 /** The backends a reactor can run on. */
 export type BackendName = "epoll" | "uring";
 
@@ -42,6 +48,8 @@ export interface Backend {
   readonly receives: boolean;
   /** Receives that ran out of buffers and waited for the next turn. */
   readonly receiveStalls: number;
+  /** Whether {@linkcode Backend.send} can send (io_uring). */
+  readonly sends: boolean;
   /**
    * Starts watching `fd` (not registered yet) for `interest`; events carry `generation`. With
    * `receive` (only where {@linkcode Backend.receives}), READABLE interest is served by receiving.
@@ -68,6 +76,13 @@ export interface Backend {
    * `deliver`, in order, before returning: what follows stays in the socket.
    */
   drain(fd: number, deliver: (data: Uint8Array<ArrayBuffer>, n: number) => void): void;
+  /**
+   * Sends `data[0, n)` on the watched `fd`, copied into a buffer of the backend's own: queued
+   * now, submitted with the turn's other requests, ended by one {@linkcode SENT} event. False
+   * (nothing queued) where it cannot: no such backend, a send of `fd` in flight, `n` larger than
+   * a buffer, or no free buffer; the caller then writes as usual.
+   */
+  send(fd: number, data: Uint8Array, n: number): boolean;
   /** Hands the kernel what is queued (before the reactor parks). */
   flush(): void;
   close(): void;
@@ -80,6 +95,7 @@ export class EpollBackend implements Backend {
   readonly name = "epoll";
   readonly receives = false;
   readonly receiveStalls = 0;
+  readonly sends = false;
   readonly fd: number;
   #events: EpollEventArray;
   #ctlEvent = new EpollEventArray(1);
@@ -139,6 +155,10 @@ export class EpollBackend implements Backend {
   }
 
   drain(): void {}
+
+  send(): boolean {
+    return false;
+  }
 
   flush(): void {}
 

@@ -22,4 +22,5 @@ export {
   type ReadyCallback,
   type RegisterOptions,
   Registration,
+  type SentCallback,
 } from "./registration.ts";

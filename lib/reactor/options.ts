@@ -91,6 +91,7 @@ export interface ReactorOptions {
  *   requested: "uring",
  *   requestedBy: "option",
  *   receives: false,
+ *   sends: false,
  * };
  * ```
  */
@@ -109,6 +110,11 @@ export interface BackendInfo {
    * `RegisterOptions.onData`.
    */
   receives: boolean;
+  /**
+   * Whether a registration can send through the backend (io_uring: sends submitted with the
+   * turn's other requests); see `RegisterOptions.onSent`.
+   */
+  sends: boolean;
 }
 
 /** Counters of a reactor, from {@linkcode Reactor.stats}. */
@@ -125,6 +131,8 @@ export interface ReactorStats {
   received: number;
   /** Receives that found every receive buffer in use and waited for the next turn. */
   receiveStalls: number;
+  /** Sends queued on the backend by `Registration.send` (io_uring). */
+  sent: number;
   /** Times the reactor parked. */
   parks: number;
   /** Times a parked wait returned. */

@@ -75,7 +75,7 @@ import {
 } from "../../ffi/libc.ts";
 import { EpollEventArray, Int64Cell } from "../../ffi/structs.ts";
 import { EEXIST } from "../../ffi/errno.ts";
-import { type Backend, type BackendName, EpollBackend, RECEIVED } from "./backend.ts";
+import { type Backend, type BackendName, EpollBackend, RECEIVED, SENT } from "./backend.ts";
 import {
   DEFAULT_URING_ENTRIES,
   MAX_RECEIVE_BUFFER_SIZE,
@@ -170,6 +170,7 @@ export class Reactor {
     wakes: 0,
     staleEvents: 0,
     received: 0,
+    sent: 0,
     cbErrors: 0,
     yields: 0,
     budgetCutoffs: 0,
@@ -266,6 +267,7 @@ export class Reactor {
       requestedBy: requested.by,
       ...(reason !== undefined ? { fallbackReason: reason } : {}),
       receives: backend.receives,
+      sends: backend.sends,
     };
     let outer = -1, wake = -1;
     try {
@@ -340,6 +342,10 @@ export class Reactor {
       throw new TypeError("onData must be a function");
     }
     const receive = onData !== undefined && this.#backend.receives;
+    const onSent = options.onSent;
+    if (onSent !== undefined && typeof onSent !== "function") {
+      throw new TypeError("onSent must be a function");
+    }
     const gen = this.#generation = (this.#generation + 1) % GEN_LIMIT;
     this.#backend.add(fd, interest, gen, receive);
     // A parked reactor waits in the kernel: what the backend queued must reach it now.
@@ -352,6 +358,7 @@ export class Reactor {
       onReady,
       options.ref ?? true,
       receive ? onData! : null,
+      onSent !== undefined && this.#backend.sends ? onSent : null,
     );
     this.#regs[fd] = reg;
     this.#count++;
@@ -376,6 +383,16 @@ export class Reactor {
     const onData = registration.onData;
     if (this.#closed || onData === null || this.#regs[registration.fd] !== registration) return;
     this.#backend.drain(registration.fd, (data, n) => onData(data, n, registration));
+  }
+
+  /** @internal Queues a send of `data` on the backend, or answers false. */
+  send(registration: Registration, data: Uint8Array): boolean {
+    if (this.#closed || this.#regs[registration.fd] !== registration) return false;
+    if (!this.#backend.send(registration.fd, data, data.length)) return false;
+    this.#stats.sent++;
+    // A parked reactor waits in the kernel: the send must reach it now.
+    if (this.#state === "parked") this.#backend.flush();
+    return true;
   }
 
   /** @internal Whether `fd` is registered with this reactor. */
@@ -506,6 +523,8 @@ export class Reactor {
         if (ready === RECEIVED) {
           this.#stats.received++;
           reg.onData!(backend.eventData(i), backend.eventResult(i), reg);
+        } else if (ready === SENT) {
+          reg.onSent!(backend.eventResult(i), reg);
         } else {
           reg.callback(ready, reg);
         }
@@ -631,6 +650,7 @@ export class Reactor {
       staleEvents: s.staleEvents,
       received: s.received,
       receiveStalls: this.#backend.receiveStalls,
+      sent: s.sent,
       callbackErrors: s.cbErrors,
       pendingWaits: this.#waits.pending,
       yields: s.yields,

@@ -17,6 +17,8 @@ export interface RegistrationOwner {
   setRef(registration: Registration, on: boolean): void;
   /** Stops receiving and hands over what was received. */
   drainReceived(registration: Registration): void;
+  /** Queues a send of `data` on the backend, or answers false. */
+  send(registration: Registration, data: Uint8Array): boolean;
 }
 
 /** A readiness callback: `ready` is a set of {@linkcode Ready} flags. */
@@ -45,6 +47,24 @@ export type DataCallback = (
   registration: Registration,
 ) => void;
 
+/**
+ * The end of a {@linkcode Registration.send}: `result` is the number of bytes sent (all of them)
+ * or `-errno` (what was sent before an error is not said: the connection is broken).
+ *
+ * @example
+ * ```ts
+ * import type { SentCallback } from "./registration.ts";
+ *
+ * let failed = 0;
+ * const onSent: SentCallback = (result) => {
+ *   if (result < 0) failed++;
+ * };
+ * onSent(-32, null as never); // EPIPE
+ * console.log(failed); // 1
+ * ```
+ */
+export type SentCallback = (result: number, registration: Registration) => void;
+
 /** Options of {@linkcode Reactor.register}. */
 export interface RegisterOptions {
   /**
@@ -59,6 +79,13 @@ export interface RegisterOptions {
    * applies; on epoll it does not, and the owner reads on readiness as usual.
    */
   onData?: DataCallback;
+  /**
+   * Send through the backend, where it can (io_uring): {@linkcode Registration.send} copies the
+   * bytes into a buffer of the reactor's, the send leaves with the turn's other requests in one
+   * `io_uring_enter`, and `onSent` is called with its result. {@linkcode Registration.sending}
+   * says whether this applies; on epoll it does not.
+   */
+  onSent?: SentCallback;
 }
 
 /**
@@ -87,6 +114,8 @@ export class Registration {
   active = true;
   /** @internal Where received data goes (receiving registrations only). */
   onData: DataCallback | null;
+  /** @internal Where send results go (sending registrations only). */
+  onSent: SentCallback | null;
 
   /** @internal */
   constructor(
@@ -97,6 +126,7 @@ export class Registration {
     callback: ReadyCallback,
     refd: boolean,
     onData: DataCallback | null = null,
+    onSent: SentCallback | null = null,
   ) {
     this.#owner = owner;
     this.fd = fd;
@@ -105,6 +135,7 @@ export class Registration {
     this.callback = callback;
     this.refd = refd;
     this.onData = onData;
+    this.onSent = onSent;
   }
 
   /**
@@ -122,6 +153,22 @@ export class Registration {
    */
   drainReceived(): void {
     if (this.onData !== null) this.#owner.drainReceived(this);
+  }
+
+  /** Whether {@linkcode Registration.send} can send (a registration with `onSent` on io_uring). */
+  get sending(): boolean {
+    return this.onSent !== null;
+  }
+
+  /**
+   * Queues `data` to be sent by the reactor: copied (the caller may reuse it at once), submitted
+   * with the turn's other requests, ended by the `onSent` callback given to `register`. One send
+   * at a time: false (nothing queued) while one is in flight, for data larger than a send buffer
+   * (16 KiB), when every buffer is in use, or where the registration does not send
+   * ({@linkcode Registration.sending}); write the usual way then, after any send in flight ends.
+   */
+  send(data: Uint8Array): boolean {
+    return this.onSent !== null && this.#owner.send(this, data);
   }
 
   /** True until deregistered. */

@@ -26,8 +26,25 @@
  * @module
  */
 
-import { EPOLLET, EPOLLONESHOT, S_IFDIR, S_IFMT, S_IFREG } from "../../ffi/constants.ts";
-import { EAGAIN, EBADF, ECANCELED, EINTR, ENOBUFS, EPERM, ErrnoError } from "../../ffi/errno.ts";
+import {
+  EPOLLET,
+  EPOLLONESHOT,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+} from "../../ffi/constants.ts";
+import {
+  EAGAIN,
+  EBADF,
+  ECANCELED,
+  EINTR,
+  ENOBUFS,
+  EPERM,
+  EPIPE,
+  ErrnoError,
+} from "../../ffi/errno.ts";
 import { sysFstat } from "../../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
 import {
@@ -39,10 +56,12 @@ import {
   IORING_OP_POLL_ADD,
   IORING_OP_POLL_REMOVE,
   IORING_OP_RECV,
+  IORING_OP_SEND,
   Ring,
   RingUnavailable,
+  SendBuffers,
 } from "../../ffi/uring.ts";
-import { type Backend, RECEIVED } from "./backend.ts";
+import { type Backend, RECEIVED, SENT } from "./backend.ts";
 import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
 
 /** Submission slots by default; completions get 8 times as many. */
@@ -52,9 +71,15 @@ const CQ_PER_SQ = 8;
 const EALREADY = 114;
 /** Tries of one removal (each after the poll's own completion has run). */
 const REMOVE_TRIES = 64;
-/** Tokens are non-zero 30-bit numbers; bit 30 of a tag marks a receive. */
-const TOKEN_LIMIT = 0x3fffffff;
+/** Tokens are non-zero 29-bit numbers; bit 30 of a tag marks a receive, bit 29 a send. */
+const TOKEN_LIMIT = 0x1fffffff;
 const RECV_TAG = 0x40000000;
+const SEND_TAG = 0x20000000;
+/** Send buffers: how many (at most one per connection in flight), and how large. */
+export const SEND_BUFFERS = 256;
+export const SEND_BUFFER_SIZE = 16384;
+/** send(2) flags of a send on the ring: no SIGPIPE; the kernel retries short sends itself. */
+const SEND_FLAGS = MSG_NOSIGNAL | MSG_WAITALL;
 /** A completion already handed out by drain(): skipped by poll(). */
 const TAKEN_TAG = 0;
 /** Receive buffers: the provided-buffer group, how many, and how large. */
@@ -97,18 +122,21 @@ export function openUringBackend(
     throw error;
   }
   let receive = false;
+  let sendOp = false;
   try {
-    const [poll, remove, recv, cancel] = ring.supports([
+    const [poll, remove, recv, cancel, send] = ring.supports([
       IORING_OP_POLL_ADD,
       IORING_OP_POLL_REMOVE,
       IORING_OP_RECV,
       IORING_OP_ASYNC_CANCEL,
+      IORING_OP_SEND,
     ]);
     if (!poll || !remove) {
       ring.close();
       return new RingUnavailable("io_uring has no POLL_ADD/POLL_REMOVE here", 0);
     }
     receive = recv! && cancel!;
+    sendOp = send!;
   } catch (error) {
     ring.close();
     return new RingUnavailable(`IORING_REGISTER_PROBE failed: ${String(error)}`, 0);
@@ -123,7 +151,15 @@ export function openUringBackend(
       if (!(error instanceof RingUnavailable)) throw error;
     }
   }
-  return new UringBackend(ring, buffers);
+  let sends: SendBuffers | null = null;
+  if (sendOp) {
+    try {
+      sends = SendBuffers.open(SEND_BUFFERS, SEND_BUFFER_SIZE);
+    } catch (error) {
+      if (!(error instanceof RingUnavailable)) throw error;
+    }
+  }
+  return new UringBackend(ring, buffers, sends);
 }
 
 /** Readiness on io_uring poll requests. */
@@ -132,10 +168,19 @@ export class UringBackend implements Backend {
   readonly fd: number;
   readonly ring: Ring;
   readonly receives: boolean;
+  readonly sends: boolean;
   receiveStalls = 0;
   #buffers: BufferRing | null;
+  // Sending: the buffers; per buffer, its fd, the registration's token, length and bytes sent;
+  // per fd, the buffer of its send in flight plus one (0: none).
+  #sendBuffers: SendBuffers | null;
+  #sendFd: Int32Array;
+  #sendToken: Int32Array;
+  #sendLength: Int32Array;
+  #sendDone: Int32Array;
+  #sending = new Int32Array(1024);
   // Receiving, per fd: the tag's token (for the registration's life), R_* state, recvs in flight.
-  #recvTokens = new Int32Array(1024);
+  #regTokens = new Int32Array(1024);
   #recvState = new Uint8Array(1024);
   #recvInflight = new Uint8Array(1024);
   // Receives to arm again at the next poll (after buffers came back): fds and tokens.
@@ -167,12 +212,19 @@ export class UringBackend implements Backend {
   /** The event being dispatched (the last asked for by eventFd). */
   #cursor = 0;
 
-  constructor(ring: Ring, buffers: BufferRing | null = null) {
+  constructor(ring: Ring, buffers: BufferRing | null = null, sends: SendBuffers | null = null) {
     this.ring = ring;
     this.fd = ring.fd;
     this.#buffers = buffers;
     this.receives = buffers !== null;
     this.#lent = new Int32Array(buffers?.count ?? 0);
+    this.#sendBuffers = sends;
+    this.sends = sends !== null;
+    const count = sends?.count ?? 0;
+    this.#sendFd = new Int32Array(count);
+    this.#sendToken = new Int32Array(count);
+    this.#sendLength = new Int32Array(count);
+    this.#sendDone = new Int32Array(count);
   }
 
   #grow(fd: number): void {
@@ -191,14 +243,17 @@ export class UringBackend implements Backend {
     state.set(this.#state);
     this.#state = state;
     const recvTokens = new Int32Array(size);
-    recvTokens.set(this.#recvTokens);
-    this.#recvTokens = recvTokens;
+    recvTokens.set(this.#regTokens);
+    this.#regTokens = recvTokens;
     const recvState = new Uint8Array(size);
     recvState.set(this.#recvState);
     this.#recvState = recvState;
     const inflight = new Uint8Array(size);
     inflight.set(this.#recvInflight);
     this.#recvInflight = inflight;
+    const sending = new Int32Array(size);
+    sending.set(this.#sending);
+    this.#sending = sending;
   }
 
   #token(): number {
@@ -238,13 +293,10 @@ export class UringBackend implements Backend {
     this.#generations[fd] = generation;
     this.#interests[fd] = interest;
     this.#recvInflight[fd] = 0;
-    if (receive && this.receives) {
-      this.#recvTokens[fd] = this.#token();
-      this.#recvState[fd] = R_MODE;
-    } else {
-      this.#recvTokens[fd] = 0;
-      this.#recvState[fd] = 0;
-    }
+    this.#sending[fd] = 0;
+    // For the registration's life: tags its receives and sends.
+    this.#regTokens[fd] = this.#token();
+    this.#recvState[fd] = receive && this.receives ? R_MODE : 0;
     this.#arm(fd);
     this.#syncReceive(fd);
   }
@@ -269,15 +321,22 @@ export class UringBackend implements Backend {
     this.#tokens[fd] = 0;
     this.#state[fd] = 0;
     this.#interests[fd] = 0;
-    const recvToken = this.#recvTokens[fd]!;
+    const recvToken = this.#regTokens[fd]!;
     const inflight = this.#recvInflight[fd]!;
     // Completions of the receive still in the ring no longer match anyone (their buffers are
     // given back by poll()).
-    this.#recvTokens[fd] = 0;
+    this.#regTokens[fd] = 0;
     this.#recvState[fd] = 0;
     this.#recvInflight[fd] = 0;
     // The recv holds the socket open: cancelled now, so the owner's close() really closes it.
     if (inflight > 0) this.#cancelNow(fd, recvToken);
+    if (this.#sending[fd] !== 0) {
+      // A send in flight is left to finish (its completion, no longer anyone's, gives its buffer
+      // back), but it must be in the kernel before the owner's close(): the kernel then holds the
+      // socket, and the fd number can be reused by no one under it.
+      this.#sending[fd] = 0;
+      this.ring.submit();
+    }
     if ((state & ARMED) === 0) return;
     if ((state & MULTISHOT) !== 0) {
       this.#removeNow(fd, token);
@@ -330,18 +389,18 @@ export class UringBackend implements Backend {
       // One in flight (maybe being cancelled): its last completion arms the next.
       if (inflight === 0) this.#armReceive(fd);
     } else if (inflight > 0) {
-      this.#cancelNow(fd, this.#recvTokens[fd]!);
+      this.#cancelNow(fd, this.#regTokens[fd]!);
     }
   }
 
   #armReceive(fd: number): void {
-    this.ring.prepRecvMultishot(fd, BUFFER_GROUP, fd, RECV_TAG | this.#recvTokens[fd]!);
+    this.ring.prepRecvMultishot(fd, BUFFER_GROUP, fd, RECV_TAG | this.#regTokens[fd]!);
     this.#recvInflight[fd] = this.#recvInflight[fd]! + 1;
   }
 
   drain(fd: number, deliver: (data: Uint8Array<ArrayBuffer>, n: number) => void): void {
     if (fd >= this.#tokens.length || (this.#recvState[fd]! & R_MODE) === 0) return;
-    const token = this.#recvTokens[fd]!;
+    const token = this.#regTokens[fd]!;
     if (this.#recvInflight[fd]! > 0) this.#cancelNow(fd, token);
     this.#recvInflight[fd] = 0;
     this.#recvState[fd] = R_MODE | R_ENDED;
@@ -404,7 +463,7 @@ export class UringBackend implements Backend {
       for (let i = 0; i < rearms; i++) {
         const fd = this.#recvRearmFds[i]!;
         if (
-          this.#recvTokens[fd] === this.#recvRearmTokens[i] && this.#recvInflight[fd] === 0 &&
+          this.#regTokens[fd] === this.#recvRearmTokens[i] && this.#recvInflight[fd] === 0 &&
           this.#wantsReceive(fd)
         ) {
           this.#armReceive(fd);
@@ -444,6 +503,10 @@ export class UringBackend implements Backend {
         if (this.#received(fd, token & TOKEN_LIMIT, res, ring.flags(at), n)) n++;
         continue;
       }
+      if ((token & SEND_TAG) !== 0) {
+        if (this.#sent(fd, token & TOKEN_LIMIT, res, n)) n++;
+        continue;
+      }
       if (fd < 0 || fd >= this.#tokens.length || this.#tokens[fd] !== token) {
         // A poll removed or replaced meanwhile (-ECANCELED, or a last event): not for anyone.
         continue;
@@ -479,7 +542,7 @@ export class UringBackend implements Backend {
       id = flags >>> IORING_CQE_BUFFER_SHIFT;
       this.#lent[this.#lentCount++] = id; // given back at the next poll or flush
     }
-    if (fd < 0 || fd >= this.#recvTokens.length || this.#recvTokens[fd] !== token) return false;
+    if (fd < 0 || fd >= this.#regTokens.length || this.#regTokens[fd] !== token) return false;
     const more = (flags & IORING_CQE_F_MORE) !== 0;
     if (!more) {
       this.#recvInflight[fd] = this.#recvInflight[fd]! - 1;
@@ -501,6 +564,57 @@ export class UringBackend implements Backend {
     this.#outReady[n] = RECEIVED;
     this.#outResult[n] = res;
     this.#outBuffer[n] = id;
+    return true;
+  }
+
+  send(fd: number, data: Uint8Array, n: number): boolean {
+    const sends = this.#sendBuffers;
+    if (
+      sends === null || fd < 0 || fd >= this.#regTokens.length || this.#regTokens[fd] === 0 ||
+      this.#sending[fd] !== 0 || n > sends.size || n <= 0
+    ) {
+      return false;
+    }
+    const id = sends.take();
+    if (id < 0) return false;
+    sends.view(id).set(n === data.length ? data : data.subarray(0, n));
+    const token = this.#regTokens[fd]!;
+    this.#sendFd[id] = fd;
+    this.#sendToken[id] = token;
+    this.#sendLength[id] = n;
+    this.#sendDone[id] = 0;
+    this.#sending[fd] = id + 1;
+    this.ring.prepSend(fd, sends.address(id), n, SEND_FLAGS, id, SEND_TAG | token);
+    return true;
+  }
+
+  /**
+   * One send completion (tagged with its buffer `id`): a short send goes on from where it
+   * stopped; the end (everything sent, or an error) is handed out as event `n` (true) when the
+   * registration is still the one that sent.
+   */
+  #sent(id: number, token: number, res: number, n: number): boolean {
+    const sends = this.#sendBuffers!;
+    const fd = this.#sendFd[id]!;
+    const live = this.#sendToken[id] === token && this.#regTokens[fd] === token &&
+      this.#sending[fd] === id + 1;
+    const length = this.#sendLength[id]!;
+    let done = this.#sendDone[id]!;
+    if (res > 0) this.#sendDone[id] = done += res;
+    if (live && done < length && (res > 0 || res === -EINTR || res === -EAGAIN)) {
+      const rest = length - done;
+      this.ring.prepSend(fd, sends.address(id) + done, rest, SEND_FLAGS, id, SEND_TAG | token);
+      return false;
+    }
+    sends.release(id);
+    if (!live) return false;
+    this.#sending[fd] = 0;
+    this.#outFd[n] = fd;
+    this.#outGen[n] = this.#generations[fd]!;
+    this.#outReady[n] = SENT;
+    // Short without an error (the kernel took nothing more): the connection takes no more.
+    this.#outResult[n] = res < 0 ? res : done < length ? -EPIPE : done;
+    this.#outBuffer[n] = -1;
     return true;
   }
 
@@ -536,5 +650,6 @@ export class UringBackend implements Backend {
     this.#buffers?.unregister();
     this.ring.close();
     this.#buffers?.unmap();
+    this.#sendBuffers?.unmap();
   }
 }
