@@ -246,6 +246,27 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "send: a send from a reactor with nothing ref'd (idle, no turn to come) leaves at once",
+  ignore,
+  async fn(): Promise<void> {
+    await using reactor = new Reactor({ backend: "uring" });
+    const { peer, fd, listener } = await connection();
+    const results = new Results();
+    const reg = reactor.register(fd, 0, unused, { onSent: results.onSent, ref: false });
+    const data = randomBytes(5000);
+    assert.equal(reg.send(data), true);
+    let got: Uint8Array<ArrayBuffer> | null = null;
+    void readAll(peer, data.length).then((bytes) => got = bytes);
+    await until(() => got !== null, "the bytes at the peer");
+    assert.equal(await sha256(got!), await sha256(data));
+    reg.deregister();
+    sysClose(fd);
+    peer.close();
+    listener.close();
+  },
+});
+
 Deno.test("send: on epoll a registration does not send, and send() answers false", async () => {
   await using reactor = new Reactor({ backend: "epoll" });
   const { peer, fd, listener } = await connection();

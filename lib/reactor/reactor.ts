@@ -390,8 +390,9 @@ export class Reactor {
     if (this.#closed || this.#regs[registration.fd] !== registration) return false;
     if (!this.#backend.send(registration.fd, data, data.length)) return false;
     this.#stats.sent++;
-    // A parked reactor waits in the kernel: the send must reach it now.
-    if (this.#state === "parked") this.#backend.flush();
+    // A parked reactor waits in the kernel, and an idle one (nothing ref'd) runs no turn: the
+    // send must reach the kernel now. A running one submits it with its turn's other requests.
+    if (this.#state === "parked" || this.#state === "idle") this.#backend.flush();
     return true;
   }
 
