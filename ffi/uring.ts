@@ -447,6 +447,23 @@ export class Ring {
     this.#push();
   }
 
+  /**
+   * Turns every entry for `fd` that the kernel has not taken yet (prepared in the ring, or waiting
+   * in the backlog) into a NOP with the same tag, so that nothing queued for `fd` can reach the
+   * next owner of its number once the owner closes it. Returns how many were turned.
+   */
+  forget(fd: number): number {
+    let turned = 0;
+    const sqes = this.#sqes;
+    for (let seq = this.#submitted; seq !== this.#tail; seq = (seq + 1) | 0) {
+      turned += nopFor(sqes, (seq & this.#sqMask) * SQE_WORDS, fd);
+    }
+    for (let i = 0; i < this.#backlogCount; i++) {
+      turned += nopFor(this.#backlog, i * SQE_WORDS, fd);
+    }
+    return turned;
+  }
+
   /** A NOP tagged (`tagLo`, `tagHi`). */
   prepNop(tagLo: number, tagHi: number): void {
     const s = this.#begin();
@@ -684,6 +701,18 @@ export class BufferRing {
     sysMunmap(this.#memory, this.#memoryBytes);
     sysMunmap(this.#ring, this.#ringBytes);
   }
+}
+
+/** Turns the SQE at `words[at]` into a NOP (its tag kept) if it is for `fd`: 1 if it was. */
+function nopFor(words: Int32Array, at: number, fd: number): number {
+  if (words[at + 1] !== fd || (words[at]! & 0xff) === IORING_OP_NOP) return 0;
+  const lo = words[at + 8]!;
+  const hi = words[at + 9]!;
+  words.fill(0, at, at + SQE_WORDS);
+  words[at] = IORING_OP_NOP;
+  words[at + 8] = lo;
+  words[at + 9] = hi;
+  return 1;
 }
 
 /**

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { Interest, Reactor, TcpListener, TcpStream } from "../mod.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/constants.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, MSG_NOSIGNAL } from "../ffi/constants.ts";
 import { sysClose, sysEventfd, sysRead, sysWrite } from "../ffi/libc.ts";
 import { Int64Cell } from "../ffi/structs.ts";
 import { openUringBackend } from "../lib/reactor/uring_backend.ts";
-import { Ring } from "../ffi/uring.ts";
+import { Ring, SendBuffers } from "../ffi/uring.ts";
 import { until } from "./helpers.ts";
 
 /** Whether this kernel (and sandbox) gives us an io_uring at all. */
@@ -188,6 +188,49 @@ Deno.test({
       assert.equal(ring.pending, 0);
     } finally {
       ring.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "uring: forget(fd) turns what the kernel has not taken for fd into NOPs, and nothing else",
+  ignore: !uringWorks,
+  async fn(): Promise<void> {
+    const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+    const peerA = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const peerB = await TcpStream.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const a = await listener.accept();
+    const b = await listener.accept();
+    const ring = Ring.open(8, 64);
+    const buffers = SendBuffers.open(1, 4096);
+    try {
+      buffers.view(0).set([1, 2, 3, 4, 5]);
+      // Prepared, not submitted: a send on A, a NOP, a send on B.
+      ring.prepSend(a.fd, buffers.address(0), 5, MSG_NOSIGNAL, 1, 0);
+      ring.prepNop(2, 0);
+      ring.prepSend(b.fd, buffers.address(0), 5, MSG_NOSIGNAL, 3, 0);
+      assert.equal(ring.forget(a.fd), 1);
+      assert.equal(ring.forget(a.fd), 0, "a NOP is not turned again");
+      ring.submit();
+      const results = new Map<number, number>();
+      for (let tries = 0; tries < 1000 && results.size < 3; tries++) {
+        const ready = ring.ready();
+        for (let i = 0; i < ready; i++) {
+          results.set(ring.tagLo(ring.cqe(i)), ring.result(ring.cqe(i)));
+        }
+        ring.advance(ready);
+        if (results.size < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      assert.deepEqual([...results].sort(), [[1, 0], [2, 0], [3, 5]]);
+      const got = new Uint8Array(16);
+      assert.equal(await peerB.read(got), 5, "B's send did not arrive");
+      assert.deepEqual([...got.subarray(0, 5)], [1, 2, 3, 4, 5]);
+      assert.equal(peerA.tryRead(got), 0, "A's forgotten send reached A");
+    } finally {
+      ring.close();
+      buffers.unmap();
+      for (const s of [peerA, peerB, a, b]) s.close();
+      listener.close();
     }
   },
 });

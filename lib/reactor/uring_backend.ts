@@ -337,15 +337,19 @@ export class UringBackend implements Backend {
       this.#sending[fd] = 0;
       this.ring.submit();
     }
-    if ((state & ARMED) === 0) return;
-    if ((state & MULTISHOT) !== 0) {
-      this.#removeNow(fd, token);
-      return;
+    if ((state & ARMED) !== 0) {
+      if ((state & MULTISHOT) !== 0) {
+        this.#removeNow(fd, token);
+      } else {
+        // Now: the poll holds the file open until it is removed. (A one-shot poll that is
+        // completing as we remove it ends by itself.)
+        this.#prepRemove(fd, token);
+        this.ring.submit();
+      }
     }
-    // Now: the poll holds the file open until it is removed. (A one-shot poll that is
-    // completing as we remove it ends by itself.)
-    this.#prepRemove(fd, token);
-    this.ring.submit();
+    // What the kernel refused to take (a full ring it could not drain) must not run on the fd
+    // number's next owner: it becomes a NOP.
+    if (this.ring.pending > 0) this.ring.forget(fd);
   }
 
   /**
