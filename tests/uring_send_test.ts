@@ -80,6 +80,23 @@ async function readAll(peer: Deno.TcpConn, total: number): Promise<Uint8Array<Ar
   return out;
 }
 
+/** HTTP response bytes with every `Date` field's value blanked (a copy; same length). */
+function undated(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = bytes.slice();
+  const field = new TextEncoder().encode("\r\nDate: ");
+  for (
+    let i = out.indexOf(field[0]!);
+    i >= 0 && i < out.length;
+    i = out.indexOf(field[0]!, i + 1)
+  ) {
+    let k = 0;
+    while (k < field.length && out[i + k] === field[k]) k++;
+    if (k < field.length) continue;
+    for (let v = i + k; v < out.length && out[v] !== 13; v++) out[v] = 0x2d; // "-"
+  }
+  return out;
+}
+
 function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -306,13 +323,15 @@ Deno.test({
     const encoder = new TextEncoder();
     const sentBefore = reactor.stats().sent;
     // One request at a time, each served before the next is written, and nothing read: the
-    // sends on the ring fill the sockets until one is blocked, and later responses queue.
+    // sends on the ring fill the sockets until one is blocked, and the next response queues.
     let count = 0;
     for (; count < 4000; count++) {
       await client.write(encoder.encode(`GET /${count} HTTP/1.1\r\nHost: x\r\n\r\n`));
       await until(() => handled === count + 1, `request ${count} served`);
       const ringSends = reactor.stats().sent - sentBefore;
-      if (ringSends < count + 1 - 2) break; // two responses went another way: queued
+      // A response that did not go on the ring was queued behind a send in flight: the
+      // connection stops reading until that send ends, so no more requests are written.
+      if (ringSends < count + 1) break;
     }
     count++;
     assert.ok(count < 4000, "no send on the ring ever blocked");
@@ -320,12 +339,45 @@ Deno.test({
       Array.from({ length: count }, (_, n) => responses[n]!.bytes(true)),
     );
     const got = await readAll(client, expected.length);
-    assert.equal(await sha256(got), await sha256(expected));
+    // The Date field may have turned a second between serving and now: compared without it.
+    assert.equal(await sha256(undated(got)), await sha256(undated(expected)));
     // The connection still serves: the next response comes after the queued ones.
     await client.write(encoder.encode(`GET /${count} HTTP/1.1\r\nHost: x\r\n\r\n`));
     await until(() => responses[count] !== undefined, "the next request served");
     const next = responses[count]!.bytes(true) as Uint8Array<ArrayBuffer>;
-    assert.equal(await sha256(await readAll(client, next.length)), await sha256(next));
+    const nextGot = await readAll(client, next.length);
+    assert.equal(await sha256(undated(nextGot)), await sha256(undated(next)));
+    client.close();
+    await server.shutdown();
+  },
+});
+
+Deno.test({
+  name: "send: a promised response behind a send still queued on the ring leaves after it",
+  ignore,
+  async fn(): Promise<void> {
+    // A budget of one event: the turn that serves the requests ends with the first response's
+    // send queued, not yet submitted (no second poll in that turn).
+    await using reactor = new Reactor({ backend: "uring", turnBudget: 1 });
+    const first = new FixedResponse(200, { body: "first" });
+    const second = new FixedResponse(200, { body: "second, answered by a promise" });
+    const server = serveHttp({
+      port: 0,
+      reactor,
+      // The promise settles in a microtask after that turn, before the next one.
+      handler: (request) => request.path === "/first" ? first : Promise.resolve(second),
+    });
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const sentBefore = reactor.stats().sent;
+    await client.write(
+      new TextEncoder().encode(
+        "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+      ),
+    );
+    const expected = joined([first.bytes(true), second.bytes(true)]);
+    const got = await readAll(client, expected.length);
+    assert.equal(await sha256(undated(got)), await sha256(undated(expected)));
+    assert.ok(reactor.stats().sent > sentBefore, "no response went on the ring");
     client.close();
     await server.shutdown();
   },

@@ -51,6 +51,11 @@ export interface Backend {
   /** Whether {@linkcode Backend.send} can send (io_uring). */
   readonly sends: boolean;
   /**
+   * Whether a poll with nothing queued costs no syscall (io_uring: completions are read from
+   * shared memory), so the reactor may poll again within a turn.
+   */
+  readonly cheapPolls: boolean;
+  /**
    * Starts watching `fd` (not registered yet) for `interest`; events carry `generation`. With
    * `receive` (only where {@linkcode Backend.receives}), READABLE interest is served by receiving.
    */
@@ -96,6 +101,7 @@ export class EpollBackend implements Backend {
   readonly receives = false;
   readonly receiveStalls = 0;
   readonly sends = false;
+  readonly cheapPolls = false;
   readonly fd: number;
   #events: EpollEventArray;
   #ctlEvent = new EpollEventArray(1);

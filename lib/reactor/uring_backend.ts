@@ -169,6 +169,7 @@ export class UringBackend implements Backend {
   readonly ring: Ring;
   readonly receives: boolean;
   readonly sends: boolean;
+  readonly cheapPolls = true;
   receiveStalls = 0;
   #buffers: BufferRing | null;
   // Sending: the buffers; per buffer, its fd, the registration's token, length and bytes sent;
