@@ -198,6 +198,9 @@ export class Ring {
   /** Our tail: entries prepared but not yet published to the kernel. */
   #tail = 0;
   #scratch = new Int32Array(SQE_WORDS);
+  /** Where the SQE being prepared is written (see #begin), and its first word. */
+  #target: Int32Array = this.#scratch;
+  #at = 0;
   /** SQEs waiting for room in the ring (16 words each), in order. */
   #backlog = new Int32Array(SQE_WORDS * 16);
   #backlogCount = 0;
@@ -314,22 +317,41 @@ export class Ring {
     return this.sqEntries - (this.#tail - Atomics.load(this.#ring, this.#sqHead));
   }
 
-  /** The SQE being prepared (zeroed), copied to the ring by #push. */
+  /**
+   * Starts an SQE (zeroed) and returns the words to write it into, from {@linkcode Ring.#at}: the
+   * ring's next slot itself while it has room (the common case: no copy), else a scratch entry
+   * that #push queues in the backlog. A full ring is first handed to the kernel.
+   */
   #begin(): Int32Array {
+    let free = this.#backlogCount === 0 ? this.free : 0;
+    if (free === 0 && this.#backlogCount === 0) {
+      this.#enter(0);
+      free = this.free;
+    }
+    if (free > 0 && this.#backlogCount === 0) {
+      const at = (this.#tail & this.#sqMask) * SQE_WORDS;
+      const sqes = this.#sqes;
+      sqes.fill(0, at, at + SQE_WORDS);
+      this.#target = sqes;
+      this.#at = at;
+      return sqes;
+    }
     const scratch = this.#scratch;
     scratch.fill(0);
+    this.#target = scratch;
+    this.#at = 0;
     return scratch;
   }
 
   /**
-   * Queues the prepared SQE: into the ring, or, while the ring is full and the kernel takes no
-   * more (a submit refused with EBUSY/EAGAIN), into a JS backlog that the next submits move to
-   * the ring in order. Nothing is dropped or overwritten.
+   * Queues the prepared SQE: written in the ring's slot, it is counted; written in the scratch
+   * entry (the ring full, and the kernel taking no more: a submit refused with EBUSY/EAGAIN), it
+   * goes to a JS backlog that the next submits move to the ring in order. Nothing is dropped or
+   * overwritten.
    */
   #push(): void {
-    if (this.#backlogCount === 0 && this.free === 0) this.#enter(0);
-    if (this.#backlogCount === 0 && this.free > 0) {
-      this.#place(this.#scratch, 0);
+    if (this.#target === this.#sqes) {
+      this.#tail = (this.#tail + 1) | 0;
       return;
     }
     let backlog = this.#backlog;
@@ -368,12 +390,13 @@ export class Ring {
    */
   prepPoll(fd: number, events: number, multishot: boolean, tagLo: number, tagHi: number): void {
     const s = this.#begin();
-    s[0] = IORING_OP_POLL_ADD;
-    s[1] = fd;
-    s[6] = multishot ? IORING_POLL_ADD_MULTI : 0;
-    s[7] = events;
-    s[8] = tagLo;
-    s[9] = tagHi;
+    const a = this.#at;
+    s[a] = IORING_OP_POLL_ADD;
+    s[a + 1] = fd;
+    s[a + 6] = multishot ? IORING_POLL_ADD_MULTI : 0;
+    s[a + 7] = events;
+    s[a + 8] = tagLo;
+    s[a + 9] = tagHi;
     this.#push();
   }
 
@@ -383,12 +406,13 @@ export class Ring {
    */
   prepPollRemove(targetLo: number, targetHi: number, tagLo: number, tagHi: number): void {
     const s = this.#begin();
-    s[0] = IORING_OP_POLL_REMOVE;
-    s[1] = -1;
-    s[4] = targetLo;
-    s[5] = targetHi;
-    s[8] = tagLo;
-    s[9] = tagHi;
+    const a = this.#at;
+    s[a] = IORING_OP_POLL_REMOVE;
+    s[a + 1] = -1;
+    s[a + 4] = targetLo;
+    s[a + 5] = targetHi;
+    s[a + 8] = tagLo;
+    s[a + 9] = tagHi;
     this.#push();
   }
 
@@ -399,11 +423,12 @@ export class Ring {
    */
   prepRecvMultishot(fd: number, group: number, tagLo: number, tagHi: number): void {
     const s = this.#begin();
-    s[0] = IORING_OP_RECV | (IOSQE_BUFFER_SELECT << 8) | (IORING_RECV_MULTISHOT << 16);
-    s[1] = fd;
-    s[8] = tagLo;
-    s[9] = tagHi;
-    s[10] = group;
+    const a = this.#at;
+    s[a] = IORING_OP_RECV | (IOSQE_BUFFER_SELECT << 8) | (IORING_RECV_MULTISHOT << 16);
+    s[a + 1] = fd;
+    s[a + 8] = tagLo;
+    s[a + 9] = tagHi;
+    s[a + 10] = group;
     this.#push();
   }
 
@@ -413,13 +438,14 @@ export class Ring {
    */
   prepCancel(targetLo: number, targetHi: number, tagLo: number, tagHi: number): void {
     const s = this.#begin();
-    s[0] = IORING_OP_ASYNC_CANCEL;
-    s[1] = -1;
-    s[4] = targetLo;
-    s[5] = targetHi;
-    s[7] = IORING_ASYNC_CANCEL_ALL;
-    s[8] = tagLo;
-    s[9] = tagHi;
+    const a = this.#at;
+    s[a] = IORING_OP_ASYNC_CANCEL;
+    s[a + 1] = -1;
+    s[a + 4] = targetLo;
+    s[a + 5] = targetHi;
+    s[a + 7] = IORING_ASYNC_CANCEL_ALL;
+    s[a + 8] = tagLo;
+    s[a + 9] = tagHi;
     this.#push();
   }
 
@@ -436,14 +462,15 @@ export class Ring {
     tagHi: number,
   ): void {
     const s = this.#begin();
-    s[0] = IORING_OP_SEND;
-    s[1] = fd;
-    s[4] = address % 0x100000000; // below 2^53: exact as a number
-    s[5] = Math.floor(address / 0x100000000);
-    s[6] = length;
-    s[7] = flags;
-    s[8] = tagLo;
-    s[9] = tagHi;
+    const a = this.#at;
+    s[a] = IORING_OP_SEND;
+    s[a + 1] = fd;
+    s[a + 4] = address % 0x100000000; // below 2^53: exact as a number
+    s[a + 5] = Math.floor(address / 0x100000000);
+    s[a + 6] = length;
+    s[a + 7] = flags;
+    s[a + 8] = tagLo;
+    s[a + 9] = tagHi;
     this.#push();
   }
 
@@ -467,9 +494,10 @@ export class Ring {
   /** A NOP tagged (`tagLo`, `tagHi`). */
   prepNop(tagLo: number, tagHi: number): void {
     const s = this.#begin();
-    s[0] = IORING_OP_NOP;
-    s[8] = tagLo;
-    s[9] = tagHi;
+    const a = this.#at;
+    s[a] = IORING_OP_NOP;
+    s[a + 8] = tagLo;
+    s[a + 9] = tagHi;
     this.#push();
   }
 
