@@ -7,7 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { closeIdlePipes, TcpListener, TcpStream, transferStats } from "../mod.ts";
+import {
+  type BackendInfo,
+  closeIdlePipes,
+  Reactor,
+  TcpListener,
+  TcpStream,
+  transferStats,
+} from "../mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../ffi/constants.ts";
 import { sysClose, sysFcntl, sysFstat, sysOpen } from "../ffi/libc.ts";
 import { decodeFileStat, decodeStat, STAT_SIZE } from "../ffi/structs.ts";
@@ -291,4 +298,38 @@ export function trackedAbortSignal(): {
     remove(type, fn);
   }) as typeof signal.removeEventListener;
   return { controller, signal, added, removed };
+}
+
+/** The bytes of `parts`, one after another, in a new array. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * A loopback connection to a fresh listener on 127.0.0.1: Deno's own socket as the peer, and the
+ * accepted side as a bare fd (nonblocking, not registered), for tests that drive a reactor
+ * registration on it directly. The caller closes all three.
+ */
+export async function acceptedConnection(): Promise<
+  { peer: Deno.TcpConn; fd: number; listener: TcpListener }
+> {
+  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+  const peer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  let fd = -1;
+  await until(() => (fd = listener.tryAcceptFd()) >= 0, "the accept");
+  return { peer, fd, listener };
+}
+
+/** What the io_uring backend can do here: the `backendInfo()` of a reactor that asks for it. */
+export function uringInfo(): BackendInfo {
+  const reactor = new Reactor({ backend: "uring" });
+  const info = reactor.backendInfo();
+  void reactor.close();
+  return info;
 }

@@ -33,7 +33,7 @@
 import assert from "node:assert/strict";
 import { serve, serveFile } from "../mod.ts";
 import { setUseSlots } from "../lib/http/_serve_response.ts";
-import { leakedFds, openFds, sha256 } from "./helpers.ts";
+import { concatBytes, leakedFds, openFds, sha256 } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
@@ -306,16 +306,6 @@ function req(
   const out = new Uint8Array(head.length + b.length);
   out.set(encoder.encode(head));
   out.set(b, head.length);
-  return out;
-}
-
-function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

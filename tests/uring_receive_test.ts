@@ -10,15 +10,19 @@ import assert from "node:assert/strict";
 import { Interest, Reactor, type Registration, TcpListener, TcpStream } from "../mod.ts";
 import { ECONNRESET } from "../ffi/errno.ts";
 import { sysClose, sysRecv, sysSend } from "../ffi/libc.ts";
-import { leakedFds, openFds, randomBytes, sha256, until } from "./helpers.ts";
+import {
+  acceptedConnection,
+  concatBytes,
+  leakedFds,
+  openFds,
+  randomBytes,
+  sha256,
+  until,
+  uringInfo,
+} from "./helpers.ts";
 
 /** Whether this kernel gives the io_uring backend receive support. */
-const receives = (() => {
-  const reactor = new Reactor({ backend: "uring" });
-  const on = reactor.backendInfo().receives;
-  void reactor.close();
-  return on;
-})();
+const receives = uringInfo().receives;
 
 const ignore = !receives;
 
@@ -40,23 +44,8 @@ class Sink {
     this.bytes += n;
   };
   joined(): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(this.bytes);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatBytes(...this.chunks);
   }
-}
-
-/** A loopback connection: Deno's own socket as the peer, netio's accepted fd as the receiver. */
-async function connection(): Promise<{ peer: Deno.TcpConn; fd: number; listener: TcpListener }> {
-  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
-  const peer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  let fd = -1;
-  await until(() => (fd = listener.tryAcceptFd()) >= 0, "the accept");
-  return { peer, fd, listener };
 }
 
 /** The same with a netio TcpStream as the peer (its fd is sent to synchronously). */
@@ -81,7 +70,7 @@ Deno.test({
       uringReceiveBuffers: 4,
       uringReceiveBufferSize: 1024,
     });
-    const { peer, fd, listener } = await connection();
+    const { peer, fd, listener } = await acceptedConnection();
     const sink = new Sink();
     const reg = reactor.register(fd, Interest.READABLE, unused, { onData: sink.onData });
     assert.equal(reg.receiving, true);
@@ -112,7 +101,7 @@ Deno.test({
   ignore,
   async fn(): Promise<void> {
     await using reactor = new Reactor({ backend: "uring" });
-    const { peer, fd, listener } = await connection();
+    const { peer, fd, listener } = await acceptedConnection();
     const sink = new Sink();
     const reg = reactor.register(fd, Interest.READABLE, unused, { onData: sink.onData });
     const sent = randomBytes(3 * 256 * 1024);
@@ -196,7 +185,7 @@ Deno.test({
   async fn(): Promise<void> {
     await using reactor = new Reactor({ backend: "uring" });
     const before = openFds();
-    const { peer, fd, listener } = await connection();
+    const { peer, fd, listener } = await acceptedConnection();
     const sink = new Sink();
     const reg = reactor.register(fd, Interest.READABLE, unused, { onData: sink.onData });
     await peer.write(new Uint8Array([1, 2, 3]));
@@ -285,7 +274,7 @@ Deno.test({
 
 Deno.test("receive: on epoll onData is ignored and readiness is reported as before", async () => {
   await using reactor = new Reactor({ backend: "epoll" });
-  const { peer, fd, listener } = await connection();
+  const { peer, fd, listener } = await acceptedConnection();
   const sink = new Sink();
   let readable = 0;
   const reg = reactor.register(fd, Interest.READABLE, (ready) => {

@@ -22,26 +22,21 @@ import {
 import { EAGAIN } from "../ffi/errno.ts";
 import { sysClose, sysSend } from "../ffi/libc.ts";
 import { SEND_BUFFER_SIZE } from "../lib/reactor/uring_backend.ts";
-import { leakedFds, openFds, randomBytes, sha256, until } from "./helpers.ts";
+import {
+  acceptedConnection,
+  concatBytes,
+  leakedFds,
+  openFds,
+  randomBytes,
+  sha256,
+  until,
+  uringInfo,
+} from "./helpers.ts";
 
 /** Whether this kernel gives the io_uring backend send support. */
-const sends = (() => {
-  const reactor = new Reactor({ backend: "uring" });
-  const on = reactor.backendInfo().sends;
-  void reactor.close();
-  return on;
-})();
+const sends = uringInfo().sends;
 
 const ignore = !sends;
-
-/** A loopback connection: Deno's own socket as the peer, netio's accepted fd as the sender. */
-async function connection(): Promise<{ peer: Deno.TcpConn; fd: number; listener: TcpListener }> {
-  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
-  const peer = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  let fd = -1;
-  await until(() => (fd = listener.tryAcceptFd()) >= 0, "the accept");
-  return { peer, fd, listener };
-}
 
 /** The results handed to `onSent`, in order. */
 class Results {
@@ -52,6 +47,38 @@ class Results {
 }
 
 function unused(_ready: number, _registration: Registration): void {}
+
+/**
+ * A uring reactor with a sending registration (interest 0) on an accepted loopback fd, Deno's
+ * socket as the peer; disposing it deregisters and closes everything, each once.
+ */
+async function sender(ref = true): Promise<{
+  reactor: Reactor;
+  peer: Deno.TcpConn;
+  fd: number;
+  reg: Registration;
+  results: Results;
+  [Symbol.asyncDispose](): Promise<void>;
+}> {
+  const reactor = new Reactor({ backend: "uring" });
+  const { peer, fd, listener } = await acceptedConnection();
+  const results = new Results();
+  const reg = reactor.register(fd, 0, unused, { onSent: results.onSent, ref });
+  return {
+    reactor,
+    peer,
+    fd,
+    reg,
+    results,
+    async [Symbol.asyncDispose](): Promise<void> {
+      reg.deregister();
+      sysClose(fd);
+      peer.close();
+      listener.close();
+      await reactor.close();
+    },
+  };
+}
 
 /** Fills the socket's send side (and the peer's receive side) with send(2): the bytes sent. */
 function fill(fd: number, sent: Uint8Array[]): number {
@@ -97,24 +124,12 @@ function undated(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 Deno.test({
   name: "send: 4 MiB arrive whole and in order as sends of one buffer each, each ending whole",
   ignore,
   async fn(): Promise<void> {
-    await using reactor = new Reactor({ backend: "uring" });
-    const { peer, fd, listener } = await connection();
-    const results = new Results();
-    const reg = reactor.register(fd, 0, unused, { onSent: results.onSent });
+    await using s = await sender();
+    const { reactor, peer, reg, results } = s;
     assert.equal(reg.sending, true);
     const data = randomBytes(4 * 1024 * 1024);
     const reading = readAll(peer, data.length);
@@ -128,10 +143,6 @@ Deno.test({
     assert.equal(reactor.stats().sent - sentBefore, count);
     assert.ok(results.list.every((r) => r === SEND_BUFFER_SIZE), `results ${results.list}`);
     assert.equal(await sha256(await reading), await sha256(data));
-    reg.deregister();
-    sysClose(fd);
-    peer.close();
-    listener.close();
   },
 });
 
@@ -139,10 +150,8 @@ Deno.test({
   name: "send: one at a time, at most one buffer, and copied at once",
   ignore,
   async fn(): Promise<void> {
-    await using reactor = new Reactor({ backend: "uring" });
-    const { peer, fd, listener } = await connection();
-    const results = new Results();
-    const reg = reactor.register(fd, 0, unused, { onSent: results.onSent });
+    await using s = await sender();
+    const { peer, reg, results } = s;
     assert.equal(reg.send(new Uint8Array(SEND_BUFFER_SIZE + 1)), false, "larger than a buffer");
     assert.equal(reg.send(new Uint8Array(0)), false, "nothing to send");
     const first = randomBytes(1000);
@@ -156,12 +165,9 @@ Deno.test({
     await until(() => results.list.length === 2, "the second send's end");
     assert.deepEqual(results.list, [1000, 500]);
     const got = await readAll(peer, 1500);
-    assert.equal(await sha256(got), await sha256(joined([original, second])));
+    assert.equal(await sha256(got), await sha256(concatBytes(original, second)));
     reg.deregister();
     assert.equal(reg.send(randomBytes(10)), false, "a send after deregistration");
-    sysClose(fd);
-    peer.close();
-    listener.close();
   },
 });
 
@@ -169,10 +175,8 @@ Deno.test({
   name: "send: a send blocked by a peer that does not read ends when the peer reads",
   ignore,
   async fn(): Promise<void> {
-    await using reactor = new Reactor({ backend: "uring" });
-    const { peer, fd, listener } = await connection();
-    const results = new Results();
-    const reg = reactor.register(fd, 0, unused, { onSent: results.onSent });
+    await using s = await sender();
+    const { reactor, peer, fd, reg, results } = s;
     const parts: Uint8Array[] = [];
     const filled = fill(fd, parts);
     const last = randomBytes(SEND_BUFFER_SIZE);
@@ -185,11 +189,7 @@ Deno.test({
     const got = await readAll(peer, filled + last.length);
     await until(() => results.list.length === 1, "the send's end");
     assert.deepEqual(results.list, [last.length]);
-    assert.equal(await sha256(got), await sha256(joined(parts)));
-    reg.deregister();
-    sysClose(fd);
-    peer.close();
-    listener.close();
+    assert.equal(await sha256(got), await sha256(concatBytes(...parts)));
   },
 });
 
@@ -220,7 +220,7 @@ Deno.test({
     const fresh = new Results();
     const regB = reactor.register(fdB, 0, unused, { onSent: fresh.onSent });
     const got = await readAll(peerA, filled + last.length);
-    assert.equal(await sha256(got), await sha256(joined(parts)));
+    assert.equal(await sha256(got), await sha256(concatBytes(...parts)));
     assert.equal(await peerA.read(new Uint8Array(1)), null, "no EOF after A's bytes");
     // A's send ended in the kernel meanwhile; its completion reached no callback.
     const mine = randomBytes(300);
@@ -267,26 +267,20 @@ Deno.test({
   name: "send: a send from a reactor with nothing ref'd (idle, no turn to come) leaves at once",
   ignore,
   async fn(): Promise<void> {
-    await using reactor = new Reactor({ backend: "uring" });
-    const { peer, fd, listener } = await connection();
-    const results = new Results();
-    const reg = reactor.register(fd, 0, unused, { onSent: results.onSent, ref: false });
+    await using s = await sender(false);
+    const { peer, reg } = s;
     const data = randomBytes(5000);
     assert.equal(reg.send(data), true);
     let got: Uint8Array<ArrayBuffer> | null = null;
     void readAll(peer, data.length).then((bytes) => got = bytes);
     await until(() => got !== null, "the bytes at the peer");
     assert.equal(await sha256(got!), await sha256(data));
-    reg.deregister();
-    sysClose(fd);
-    peer.close();
-    listener.close();
   },
 });
 
 Deno.test("send: on epoll a registration does not send, and send() answers false", async () => {
   await using reactor = new Reactor({ backend: "epoll" });
-  const { peer, fd, listener } = await connection();
+  const { peer, fd, listener } = await acceptedConnection();
   const results = new Results();
   const reg = reactor.register(fd, Interest.READABLE, unused, { onSent: results.onSent });
   assert.equal(reg.sending, false);
@@ -335,8 +329,8 @@ Deno.test({
     }
     count++;
     assert.ok(count < 4000, "no send on the ring ever blocked");
-    const expected = joined(
-      Array.from({ length: count }, (_, n) => responses[n]!.bytes(true)),
+    const expected = concatBytes(
+      ...Array.from({ length: count }, (_, n) => responses[n]!.bytes(true)),
     );
     const got = await readAll(client, expected.length);
     // The Date field may have turned a second between serving and now: compared without it.
@@ -374,7 +368,7 @@ Deno.test({
         "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
       ),
     );
-    const expected = joined([first.bytes(true), second.bytes(true)]);
+    const expected = concatBytes(first.bytes(true), second.bytes(true));
     const got = await readAll(client, expected.length);
     assert.equal(await sha256(undated(got)), await sha256(undated(expected)));
     assert.ok(reactor.stats().sent > sentBefore, "no response went on the ring");
