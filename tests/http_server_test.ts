@@ -10,7 +10,9 @@ import {
   type ServeHttpOptions,
   TcpStream,
 } from "../mod.ts";
-import { readStrictResponse, until } from "./helpers.ts";
+import { openFds, readStrictResponse, until } from "./helpers.ts";
+import { getOption } from "../lib/net/options.ts";
+import { sockAddr } from "../lib/net/_sockaddr.ts";
 
 Reactor.default(); // owns its fds for the process lifetime
 
@@ -756,3 +758,34 @@ for (const workers of [1, 2]) {
     }
   });
 }
+
+/** The server side of `client`'s connection to `server`: its fd, found among this process's. */
+function serverSideFd(server: HttpServer, client: Deno.TcpConn): number {
+  const port = (client.localAddr as Deno.NetAddr).port;
+  for (const fd of openFds().keys()) {
+    try {
+      if (sockAddr(fd, false).port !== server.addr.port) continue;
+      if (sockAddr(fd, true).port === port) return fd;
+    } catch {
+      // not a connected socket
+    }
+  }
+  throw new Error("the server's side of the connection was not found");
+}
+
+Deno.test("accepted connections have TCP_NODELAY unless noDelay is false", async () => {
+  for (const noDelay of [true, false, undefined]) {
+    await using server = start(noDelay === undefined ? {} : { noDelay });
+    for (let i = 0; i < 3; i++) {
+      const client = await Client.connect(server);
+      try {
+        await client.write(GET("/"));
+        assert.equal((await client.response())?.status, 200);
+        const fd = serverSideFd(server, client.conn);
+        assert.equal(getOption(fd, "noDelay"), noDelay ?? true, `noDelay ${noDelay}, ${i}`);
+      } finally {
+        client.close();
+      }
+    }
+  }
+});

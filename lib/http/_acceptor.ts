@@ -9,6 +9,7 @@
 import type { SocketAddress } from "../net/address.ts";
 import { Interest, type Reactor, type Registration } from "../reactor/mod.ts";
 import { TcpListener } from "../net/mod.ts";
+import { setOption } from "../net/options.ts";
 
 /** Accepts per wake-up of the listener, so a connection storm cannot starve the others. */
 const ACCEPTS_PER_WAKE = 128;
@@ -21,6 +22,8 @@ export interface AcceptorOptions {
   port: number;
   backlog?: number;
   reusePort?: boolean;
+  /** TCP_NODELAY on the listener, which Linux copies to every socket it accepts. */
+  noDelay?: boolean;
   reactor: Reactor;
 }
 
@@ -56,6 +59,7 @@ export class Acceptor {
     });
     this.addr = this.#listener.addr;
     try {
+      if (options.noDelay) setOption(this.#listener.fd, "noDelay", true);
       this.#registration = options.reactor.register(
         this.#listener.fd,
         Interest.READABLE,

@@ -47,7 +47,7 @@ import type { SocketAddress } from "../net/address.ts";
 import { Interest } from "../reactor/interest.ts";
 import { Reactor } from "../reactor/reactor.ts";
 import type { Registration } from "../reactor/registration.ts";
-import { setOption } from "../net/options.ts";
+import { getOption, setOption } from "../net/options.ts";
 import { sendSome } from "../net/write.ts";
 import { Acceptor } from "./_acceptor.ts";
 import { EMPTY } from "./_bytes.ts";
@@ -131,6 +131,8 @@ export class Server implements HttpServer {
   #headerTimeoutMs: number;
   #lingerMs: number;
   #noDelay: boolean;
+  /** Whether accepted sockets come with the listener's TCP_NODELAY (known at the first). */
+  #noDelayInherited: boolean | undefined;
   #onError: (error: unknown) => void;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
@@ -213,6 +215,7 @@ export class Server implements HttpServer {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? 0,
       reactor: this.#reactor,
+      noDelay: this.#noDelay,
       ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
       ...(options.reusePort !== undefined ? { reusePort: options.reusePort } : {}),
     }, {
@@ -329,9 +332,14 @@ export class Server implements HttpServer {
   // Accepting (the acceptor calls this for each new descriptor)
 
   #adopt(fd: number): void {
-    if (this.#noDelay) {
+    if (this.#noDelay && !this.#noDelayInherited) {
       try {
-        setOption(fd, "noDelay", true);
+        // Set on the listener, TCP_NODELAY comes with every accepted socket on Linux: checked on
+        // the first one, and set on each only where it did not come (one syscall a connection).
+        if (this.#noDelayInherited === undefined) {
+          this.#noDelayInherited = getOption(fd, "noDelay");
+        }
+        if (!this.#noDelayInherited) setOption(fd, "noDelay", true);
       } catch {
         // The peer may already be gone; the first read will tell.
       }
@@ -354,7 +362,7 @@ export class Server implements HttpServer {
   /** Registers a connection's descriptor for reading: readiness or received data (io_uring). */
   #register(fd: number): Registration {
     const reader = this.#reader;
-    return this.#reactor.register(fd, Interest.READABLE, reader.onReady, {
+    return this.#reactor.registerSocket(fd, Interest.READABLE, reader.onReady, {
       ref: this.#refd,
       onData: reader.onData,
       onSent: this.#onSent,

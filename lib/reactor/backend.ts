@@ -58,8 +58,9 @@ export interface Backend {
   /**
    * Starts watching `fd` (not registered yet) for `interest`; events carry `generation`. With
    * `receive` (only where {@linkcode Backend.receives}), READABLE interest is served by receiving.
+   * `socket` says the caller knows `fd` is a socket (no need to check its type).
    */
-  add(fd: number, interest: number, generation: number, receive: boolean): void;
+  add(fd: number, interest: number, generation: number, receive: boolean, socket: boolean): void;
   /** Changes the interest of a watched fd. */
   modify(fd: number, interest: number, generation: number): void;
   /** Stops watching `fd`, before its owner closes it. */

@@ -332,6 +332,29 @@ export class Reactor {
     onReady: ReadyCallback,
     options: RegisterOptions = {},
   ): Registration {
+    return this.#register(fd, interest, onReady, options, false);
+  }
+
+  /**
+   * @internal {@linkcode Reactor.register} for a descriptor netio made as a socket (accepted or
+   * connected by it): the backend skips its check of the descriptor's type (io_uring: an fstat).
+   */
+  registerSocket(
+    fd: number,
+    interest: number,
+    onReady: ReadyCallback,
+    options: RegisterOptions = {},
+  ): Registration {
+    return this.#register(fd, interest, onReady, options, true);
+  }
+
+  #register(
+    fd: number,
+    interest: number,
+    onReady: ReadyCallback,
+    options: RegisterOptions,
+    socket: boolean,
+  ): Registration {
     if (this.#closed) throw new ClosedError("register");
     checkInteger(fd, "fd", 0, MAX_FD);
     if (typeof onReady !== "function") throw new TypeError("onReady must be a function");
@@ -349,7 +372,7 @@ export class Reactor {
       throw new TypeError("onSent must be a function");
     }
     const gen = this.#generation = (this.#generation + 1) % GEN_LIMIT;
-    this.#backend.add(fd, interest, gen, receive);
+    this.#backend.add(fd, interest, gen, receive, socket);
     // A parked reactor waits in the kernel: what the backend queued must reach it now.
     if (this.#state === "parked") this.#backend.flush();
     const reg = new Registration(

@@ -286,14 +286,17 @@ export class UringBackend implements Backend {
     this.#state[fd] = edge ? ARMED | MULTISHOT : ARMED;
   }
 
-  add(fd: number, interest: number, generation: number, receive = false): void {
+  add(fd: number, interest: number, generation: number, receive = false, socket = false): void {
     interestToEpoll(interest); // validates
     // epoll refuses regular files and directories (EPERM) and closed fds (EBADF); a poll on the
-    // ring would not, so the same answers are given here.
-    const r = sysFstat(fd, statBuf);
-    if (r < 0) throw new ErrnoError(EBADF, "epoll_ctl");
-    const type = decodeStat(statBuf).mode & S_IFMT;
-    if (type === S_IFREG || type === S_IFDIR) throw new ErrnoError(EPERM, "epoll_ctl");
+    // ring would not, so the same answers are given here (for a socket netio made, nothing to
+    // check: one fstat saved per connection).
+    if (!socket) {
+      const r = sysFstat(fd, statBuf);
+      if (r < 0) throw new ErrnoError(EBADF, "epoll_ctl");
+      const type = decodeStat(statBuf).mode & S_IFMT;
+      if (type === S_IFREG || type === S_IFDIR) throw new ErrnoError(EPERM, "epoll_ctl");
+    }
     if (fd >= this.#tokens.length) this.#grow(fd);
     this.#tokens[fd] = this.#token();
     this.#generations[fd] = generation;
