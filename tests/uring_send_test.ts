@@ -172,6 +172,43 @@ Deno.test({
 });
 
 Deno.test({
+  name: "send: with every send buffer lent, send() answers false until one comes back",
+  ignore,
+  async fn(): Promise<void> {
+    await using reactor = new Reactor({
+      backend: "uring",
+      uringSendBuffers: 1,
+      uringSendBufferSize: 1024,
+    });
+    const a = await acceptedConnection();
+    const b = await acceptedConnection();
+    const resultsA = new Results();
+    const resultsB = new Results();
+    const regA = reactor.register(a.fd, 0, unused, { onSent: resultsA.onSent });
+    const regB = reactor.register(b.fd, 0, unused, { onSent: resultsB.onSent });
+    assert.equal(regA.send(new Uint8Array(1025)), false, "larger than uringSendBufferSize");
+    const bytesA = randomBytes(1024);
+    assert.equal(regA.send(bytesA), true);
+    const bytesB = randomBytes(100);
+    assert.equal(regB.send(bytesB), false, "a send with the only buffer lent to A");
+    await until(() => resultsA.list.length === 1, "A's send's end");
+    assert.equal(regB.send(bytesB), true, "the buffer came back");
+    await until(() => resultsB.list.length === 1, "B's send's end");
+    assert.deepEqual([resultsA.list, resultsB.list], [[1024], [100]]);
+    assert.equal(await sha256(await readAll(a.peer, 1024)), await sha256(bytesA));
+    assert.equal(await sha256(await readAll(b.peer, 100)), await sha256(bytesB));
+    for (const [reg, c] of [[regA, a], [regB, b]] as const) {
+      reg.deregister();
+      sysClose(c.fd);
+      c.peer.close();
+      c.listener.close();
+    }
+    assert.throws(() => new Reactor({ backend: "uring", uringSendBuffers: 0 }), RangeError);
+    assert.throws(() => new Reactor({ backend: "uring", uringSendBufferSize: 100 }), RangeError);
+  },
+});
+
+Deno.test({
   name: "send: a send blocked by a peer that does not read ends when the peer reads",
   ignore,
   async fn(): Promise<void> {

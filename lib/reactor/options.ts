@@ -46,6 +46,14 @@ export interface ReactorOptions {
   uringReceiveBuffers?: number;
   /** The size of each receive buffer in bytes (1024 to 1 MiB; default 16384). */
   uringReceiveBufferSize?: number;
+  /**
+   * Send buffers of the io_uring backend (1 to 32768; default 64): `Registration.send` copies
+   * into one, held until its send ends; with none free it answers false and the caller writes
+   * with send(2). Memory is taken only as buffers are used.
+   */
+  uringSendBuffers?: number;
+  /** The size of each send buffer in bytes, the most one send takes (1024 to 1 MiB; 16384). */
+  uringSendBufferSize?: number;
   /** Events taken per poll (default 1024). */
   maxEvents?: number;
   /** Empty polls (one macrotask turn each) before parking (default 8). */

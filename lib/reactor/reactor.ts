@@ -80,10 +80,15 @@ import {
   DEFAULT_URING_ENTRIES,
   MAX_RECEIVE_BUFFER_SIZE,
   MAX_RECEIVE_BUFFERS,
+  MAX_SEND_BUFFER_SIZE,
+  MAX_SEND_BUFFERS,
   MIN_RECEIVE_BUFFER_SIZE,
+  MIN_SEND_BUFFER_SIZE,
   openUringBackend,
   RECEIVE_BUFFER_SIZE,
   RECEIVE_BUFFERS,
+  SEND_BUFFER_SIZE,
+  SEND_BUFFERS,
 } from "./uring_backend.ts";
 import { ClosedError } from "../net/fd.ts";
 import { checkBoolean, checkInteger, checkNumber, checkOptionalFunction } from "../_validate.ts";
@@ -249,12 +254,30 @@ export class Reactor {
       MAX_RECEIVE_BUFFER_SIZE,
     );
 
+    const sendBuffers = checkInteger(
+      options.uringSendBuffers ?? SEND_BUFFERS,
+      "uringSendBuffers",
+      1,
+      MAX_SEND_BUFFERS,
+    );
+    const sendBufferSize = checkInteger(
+      options.uringSendBufferSize ?? SEND_BUFFER_SIZE,
+      "uringSendBufferSize",
+      MIN_SEND_BUFFER_SIZE,
+      MAX_SEND_BUFFER_SIZE,
+    );
+
     // Found before the first epoll fd of ours exists, so that it cannot be one of ours.
     const drivers = watchRuntime ? runtimeEpollFds() : [];
     let backend: Backend | undefined;
     let reason: string | undefined;
     if (requested.name === "uring") {
-      const opened = openUringBackend(uringEntries, receiveBuffers, receiveBufferSize);
+      const opened = openUringBackend(uringEntries, {
+        receiveBuffers,
+        receiveBufferSize,
+        sendBuffers,
+        sendBufferSize,
+      });
       if (opened instanceof Error) {
         reason = `io_uring unavailable, using epoll: ${opened.message}`;
       } else {

@@ -164,8 +164,9 @@ export class Registration {
    * Queues `data` to be sent by the reactor: copied (the caller may reuse it at once), submitted
    * with the turn's other requests, ended by the `onSent` callback given to `register`. One send
    * at a time: false (nothing queued) while one is in flight, for data larger than a send buffer
-   * (16 KiB), when every buffer is in use, or where the registration does not send
-   * ({@linkcode Registration.sending}); write the usual way then, after any send in flight ends.
+   * (`uringSendBufferSize`, 16 KiB by default), when every buffer is in use (`uringSendBuffers`),
+   * or where the registration does not send ({@linkcode Registration.sending}); write the usual
+   * way then, after any send in flight ends.
    */
   send(data: Uint8Array): boolean {
     return this.onSent !== null && this.#owner.send(this, data);

@@ -83,6 +83,10 @@ const SEND_TAG = 0x20000000;
  */
 export const SEND_BUFFERS = 64;
 export const SEND_BUFFER_SIZE = 16384;
+/** Bounds of the send buffers. */
+export const MAX_SEND_BUFFERS = 32768;
+export const MIN_SEND_BUFFER_SIZE = 1024;
+export const MAX_SEND_BUFFER_SIZE = 1024 * 1024;
 /** send(2) flags of a send on the ring: no SIGPIPE; the kernel retries short sends itself. */
 const SEND_FLAGS = MSG_NOSIGNAL | MSG_WAITALL;
 /** A completion already handed out by drain(): skipped by poll(). */
@@ -111,14 +115,23 @@ const MULTISHOT = 2;
 
 const statBuf = new Uint8Array(STAT_SIZE);
 
+/** How many receive and send buffers the backend keeps, and their sizes (defaults above). */
+export interface UringBuffers {
+  receiveBuffers?: number;
+  receiveBufferSize?: number;
+  sendBuffers?: number;
+  sendBufferSize?: number;
+}
+
 /**
  * Opens the ring, or says why not (for the fallback). Checks the opcodes this backend uses.
  */
 export function openUringBackend(
   entries = DEFAULT_URING_ENTRIES,
-  receiveBuffers = RECEIVE_BUFFERS,
-  receiveBufferSize = RECEIVE_BUFFER_SIZE,
+  buffers: UringBuffers = {},
 ): UringBackend | RingUnavailable {
+  const receiveBuffers = buffers.receiveBuffers ?? RECEIVE_BUFFERS;
+  const receiveBufferSize = buffers.receiveBufferSize ?? RECEIVE_BUFFER_SIZE;
   let ring: Ring;
   try {
     ring = Ring.open(entries, entries * CQ_PER_SQ);
@@ -148,10 +161,10 @@ export function openUringBackend(
   }
   // Receiving needs a provided-buffer ring (Linux 5.19) and multishot recv (6.0); without them
   // every READABLE interest is a poll.
-  let buffers: BufferRing | null = null;
+  let ringBuffers: BufferRing | null = null;
   if (receive) {
     try {
-      buffers = BufferRing.open(ring, BUFFER_GROUP, receiveBuffers, receiveBufferSize);
+      ringBuffers = BufferRing.open(ring, BUFFER_GROUP, receiveBuffers, receiveBufferSize);
     } catch (error) {
       if (!(error instanceof RingUnavailable)) throw error;
     }
@@ -159,12 +172,15 @@ export function openUringBackend(
   let sends: SendBuffers | null = null;
   if (sendOp) {
     try {
-      sends = SendBuffers.open(SEND_BUFFERS, SEND_BUFFER_SIZE);
+      sends = SendBuffers.open(
+        buffers.sendBuffers ?? SEND_BUFFERS,
+        buffers.sendBufferSize ?? SEND_BUFFER_SIZE,
+      );
     } catch (error) {
       if (!(error instanceof RingUnavailable)) throw error;
     }
   }
-  return new UringBackend(ring, buffers, sends);
+  return new UringBackend(ring, ringBuffers, sends);
 }
 
 /** Readiness on io_uring poll requests. */
