@@ -143,6 +143,28 @@ const TARGETS: Target[] = [
       "tests/http_parser_edges_test.ts",
     ],
   },
+  {
+    name: "uring-send",
+    // Sends on the io_uring ring: the backend's send and its completions, the send buffers, the
+    // HTTP core's use of them (its batch's send, the end of a send). (backend_test, which tests
+    // the ring's forget(), runs a child process without env access: Stryker's instrumented code
+    // cannot run there.)
+    mutate: [
+      {
+        file: "lib/reactor/uring_backend.ts",
+        from: "  send(fd: number, data: Uint8Array, n: number): boolean {",
+        to: "  eventFd(i: number): number {",
+      },
+      { file: "ffi/uring.ts", from: "export class SendBuffers" },
+      {
+        file: "lib/http/_output_batch.ts",
+        from: "  #send(c: Conn, bytes",
+        to: "  /** Copies the unwritten part",
+      },
+      { file: "lib/http/server.ts", from: "  #onSent = (", to: "  // Closing" },
+    ],
+    tests: ["tests/uring_send_test.ts"],
+  },
 ];
 
 const ROOT = new URL("../../", import.meta.url).pathname;
