@@ -9,7 +9,8 @@ import { EFD_CLOEXEC, EFD_NONBLOCK, MSG_NOSIGNAL } from "../ffi/constants.ts";
 import { sysClose, sysEventfd, sysRead, sysWrite } from "../ffi/libc.ts";
 import { Int64Cell } from "../ffi/structs.ts";
 import { openUringBackend } from "../lib/reactor/uring_backend.ts";
-import { Ring, SendBuffers } from "../ffi/uring.ts";
+import { Ring } from "../ffi/uring.ts";
+import { SendBuffers } from "../ffi/uring_buffers.ts";
 import { until } from "./helpers.ts";
 
 /** Whether this kernel (and sandbox) gives us an io_uring at all. */

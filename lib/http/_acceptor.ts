@@ -9,7 +9,7 @@
 import type { SocketAddress } from "../net/address.ts";
 import { Interest, type Reactor, type Registration } from "../reactor/mod.ts";
 import { TcpListener } from "../net/mod.ts";
-import { setOption } from "../net/options.ts";
+import { getOption, setOption } from "../net/options.ts";
 
 /** Accepts per wake-up of the listener, so a connection storm cannot starve the others. */
 const ACCEPTS_PER_WAKE = 128;
@@ -46,10 +46,14 @@ export class Acceptor {
   #hooks: AcceptorHooks;
   #paused = false;
   #pauses = 0;
+  #noDelay: boolean;
+  /** Whether accepted sockets come with the listener's TCP_NODELAY (known at the first). */
+  #noDelayInherited: boolean | undefined;
 
   /** Binds and registers, synchronously: a port conflict throws here. */
   constructor(options: AcceptorOptions, hooks: AcceptorHooks) {
     this.#hooks = hooks;
+    this.#noDelay = options.noDelay ?? false;
     this.#listener = TcpListener.bind({
       hostname: options.hostname,
       port: options.port,
@@ -108,6 +112,19 @@ export class Acceptor {
     this.#registration.modify(NO_INTEREST);
   }
 
+  /**
+   * Set on the listener, TCP_NODELAY comes with every accepted socket on Linux: checked on the
+   * first one, and set on each only where it did not come (one syscall a connection).
+   */
+  #setNoDelay(fd: number): void {
+    try {
+      this.#noDelayInherited ??= getOption(fd, "noDelay");
+      if (!this.#noDelayInherited) setOption(fd, "noDelay", true);
+    } catch {
+      // The peer may already be gone; the first read will tell.
+    }
+  }
+
   #onReady = (): void => {
     const listener = this.#listener;
     const hooks = this.#hooks;
@@ -124,6 +141,7 @@ export class Acceptor {
         return;
       }
       if (fd < 0) return;
+      if (this.#noDelay && !this.#noDelayInherited) this.#setNoDelay(fd);
       hooks.adopt(fd);
     }
   };

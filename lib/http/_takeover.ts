@@ -10,6 +10,9 @@
  */
 
 import type { TcpStream } from "../net/stream.ts";
+import type { Conn } from "./_connection.ts";
+import type { RequestParser } from "./request_parser.ts";
+import type { HttpResponse } from "./server_types.ts";
 
 /** The brand of a takeover among a handler's answers. */
 export const TAKEOVER: unique symbol = Symbol("netio.takeover");
@@ -32,4 +35,28 @@ export interface Takeover {
 /** Whether a handler's answer is a takeover. */
 export function isTakeover(value: unknown): value is Takeover {
   return typeof value === "object" && value !== null && TAKEOVER in value;
+}
+
+/** Whether a handler answered with a promise (a thenable). */
+export function isPromise(value: unknown): value is Promise<HttpResponse | Takeover> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+/** What a core handler answers: a response, a takeover of the connection, or a promise of one. */
+export type CoreAnswer = HttpResponse | Takeover | Promise<HttpResponse | Takeover>;
+
+/**
+ * How `serve()` drives the core instead of a plain {@linkcode HttpHandler}: it sees the
+ * connection, and is called as soon as a request's head is complete when its body has not all
+ * arrived (`bodyPending`), so the body can stream; it must then answer with a takeover.
+ */
+export interface CoreHooks {
+  /** `buf[start, start + request.headLength)` is the request's head. */
+  handle(
+    request: RequestParser,
+    c: Conn,
+    bodyPending: boolean,
+    buf: Uint8Array,
+    start: number,
+  ): CoreAnswer;
 }

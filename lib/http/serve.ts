@@ -62,10 +62,10 @@ import {
   takeFileBody,
   upgrades,
 } from "./_serve_response.ts";
-import { TAKEOVER, type Takeover } from "./_takeover.ts";
+import { type CoreAnswer, type CoreHooks, TAKEOVER, type Takeover } from "./_takeover.ts";
 import type { RequestParser } from "./request_parser.ts";
 import { errorResponse, writeResponseHead } from "./serializer.ts";
-import { type CoreAnswer, type CoreHooks, Server } from "./server.ts";
+import { Server } from "./server.ts";
 
 export type { ServeHandlerInfo } from "./_serve_request.ts";
 import type { HttpResponseInit, HttpServer, ServeHttpOptions } from "./server_types.ts";

@@ -47,7 +47,6 @@ import type { SocketAddress } from "../net/address.ts";
 import { Interest } from "../reactor/interest.ts";
 import { Reactor } from "../reactor/reactor.ts";
 import type { Registration } from "../reactor/registration.ts";
-import { getOption, setOption } from "../net/options.ts";
 import { sendSome } from "../net/write.ts";
 import { Acceptor } from "./_acceptor.ts";
 import { EMPTY } from "./_bytes.ts";
@@ -71,7 +70,13 @@ import {
   waitToWrite,
 } from "./_connection.ts";
 import { Reader } from "./_reader.ts";
-import { isTakeover, type Takeover } from "./_takeover.ts";
+import {
+  type CoreAnswer,
+  type CoreHooks,
+  isPromise,
+  isTakeover,
+  type Takeover,
+} from "./_takeover.ts";
 import { Takeovers } from "./_takeovers.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import { OutputBatch } from "./_output_batch.ts";
@@ -95,29 +100,6 @@ const DEFAULT_HOSTNAME = "127.0.0.1";
 const PARSER_POOL_SIZE = 64;
 const REQUEST_TIMEOUT = 408;
 
-function isPromise(value: unknown): value is Promise<HttpResponse | Takeover> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-/** What a core handler answers: a response, a takeover of the connection, or a promise of one. */
-export type CoreAnswer = HttpResponse | Takeover | Promise<HttpResponse | Takeover>;
-
-/**
- * How `serve()` drives the core instead of a plain {@linkcode HttpHandler}: it sees the
- * connection, and is called as soon as a request's head is complete when its body has not all
- * arrived (`bodyPending`), so the body can stream; it must then answer with a takeover.
- */
-export interface CoreHooks {
-  /** `buf[start, start + request.headLength)` is the request's head. */
-  handle(
-    request: RequestParser,
-    c: Conn,
-    bodyPending: boolean,
-    buf: Uint8Array,
-    start: number,
-  ): CoreAnswer;
-}
-
 export class Server implements HttpServer {
   readonly addr: SocketAddress;
   readonly finished: Promise<void>;
@@ -130,9 +112,6 @@ export class Server implements HttpServer {
   #idleTimeoutMs: number;
   #headerTimeoutMs: number;
   #lingerMs: number;
-  #noDelay: boolean;
-  /** Whether accepted sockets come with the listener's TCP_NODELAY (known at the first). */
-  #noDelayInherited: boolean | undefined;
   #onError: (error: unknown) => void;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
@@ -173,7 +152,6 @@ export class Server implements HttpServer {
     this.#idleTimeoutMs = settings.idleTimeoutMs;
     this.#headerTimeoutMs = settings.headerTimeoutMs;
     this.#lingerMs = settings.lingerMs;
-    this.#noDelay = settings.noDelay;
     this.#onError = settings.onError;
     this.#parserOptions = settings.parserOptions;
     // Validates the limits before anything is bound.
@@ -215,7 +193,7 @@ export class Server implements HttpServer {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? 0,
       reactor: this.#reactor,
-      noDelay: this.#noDelay,
+      noDelay: settings.noDelay,
       ...(options.backlog !== undefined ? { backlog: options.backlog } : {}),
       ...(options.reusePort !== undefined ? { reusePort: options.reusePort } : {}),
     }, {
@@ -332,18 +310,6 @@ export class Server implements HttpServer {
   // Accepting (the acceptor calls this for each new descriptor)
 
   #adopt(fd: number): void {
-    if (this.#noDelay && !this.#noDelayInherited) {
-      try {
-        // Set on the listener, TCP_NODELAY comes with every accepted socket on Linux: checked on
-        // the first one, and set on each only where it did not come (one syscall a connection).
-        if (this.#noDelayInherited === undefined) {
-          this.#noDelayInherited = getOption(fd, "noDelay");
-        }
-        if (!this.#noDelayInherited) setOption(fd, "noDelay", true);
-      } catch {
-        // The peer may already be gone; the first read will tell.
-      }
-    }
     const c = new Conn(fd);
     try {
       c.registration = this.#register(fd);

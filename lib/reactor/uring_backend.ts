@@ -48,7 +48,6 @@ import {
 import { sysFstat } from "../../ffi/libc.ts";
 import { decodeStat, STAT_SIZE } from "../../ffi/structs.ts";
 import {
-  BufferRing,
   IORING_CQE_BUFFER_SHIFT,
   IORING_CQE_F_BUFFER,
   IORING_CQE_F_MORE,
@@ -59,8 +58,8 @@ import {
   IORING_OP_SEND,
   Ring,
   RingUnavailable,
-  SendBuffers,
 } from "../../ffi/uring.ts";
+import { BufferRing, SendBuffers } from "../../ffi/uring_buffers.ts";
 import { type Backend, RECEIVED, SENT } from "./backend.ts";
 import { Interest, interestToEpoll, readinessFromEpoll, Ready } from "./interest.ts";
 

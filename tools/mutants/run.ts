@@ -155,7 +155,7 @@ const TARGETS: Target[] = [
         from: "  send(fd: number, data: Uint8Array, n: number): boolean {",
         to: "  eventFd(i: number): number {",
       },
-      { file: "ffi/uring.ts", from: "export class SendBuffers" },
+      { file: "ffi/uring_buffers.ts", from: "export class SendBuffers" },
       {
         file: "lib/http/_output_batch.ts",
         from: "  #send(c: Conn, bytes",
